@@ -1,0 +1,2 @@
+/* placeholder: being written */
+#include "sf_verdict.h"
