@@ -24,7 +24,9 @@ struct sf_reply_line {
 };
 
 /* One complete reply. Owned by whoever got it from sf_parser_next();
- * released with sf_reply_free(). */
+ * released with sf_reply_free(). Allocation is fixed so that tests may build
+ * replies by hand: the struct, the lines array and each lines[i].raw are
+ * separate malloc() blocks, and sf_reply_free() frees exactly those. */
 struct sf_reply {
 	int code;                    /* 200..599 */
 	size_t nlines;               /* >= 1 */
