@@ -1,20 +1,908 @@
+/*
+ * check_smtp_fixup - a monitoring plugin that tells whether an SMTP
+ * inspection box (Cisco "fixup smtp" / "inspect esmtp" and others) sits
+ * between it and a mail server and tampers with the conversation.
+ *
+ * This file holds what is specific to running as a plugin: options (with
+ * --extra-opts), name resolution, driving the session (plugins/session.c),
+ * thresholds through libmonitoringplug, and output in the monitoring-plugins
+ * format. It never parses SMTP itself: lib/ does.
+ *
+ * Copyright (C) 2026 the check_smtp_fixup authors. GPL-3.0-or-later.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdarg.h>
-#include <time.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 #include <sys/time.h>
-#include "utils_base.h"
-#include "extra_opts.h"
+#include <time.h>
+#include <unistd.h>
+
+#include "utils_base.h"  /* libmonitoringplug: thresholds, np_init */
+#include "extra_opts.h"  /* libmonitoringplug: --extra-opts */
+
 #include "sf_common.h"
+#include "sf_text.h"
+#include "sf_verdict.h"
+#include "session.h"
+
+#ifndef SF_VERSION
+#define SF_VERSION "unknown"
+#endif
+
+/* libmonitoringplug's utils.o needs these two. */
 const char *progname = "check_smtp_fixup";
-static char plugin_name[] = "check_smtp_fixup";
 void print_usage(void);
-void print_usage(void) {}
+
+static char plugin_name[] = "check_smtp_fixup";
+
+#define PREFIX "SMTP FIXUP"
+#define DEFAULT_PORT "25"
+#define DEFAULT_TIMEOUT 10.0
+#define TIMEOUT_MAX 3600.0
+#define HOST_MAX 255U
+#define FQDN_MAX 255U
+#define SUMMARY_MAX 1024U
+#define PERFDATA_MAX 1024U
+#define EVIDENCE_MAX 600U  /* escaped octets of one evidence line */
+#define QUIT_WAIT 1.0      /* seconds we wait for the reply to QUIT */
+#define ADDR_MAX 16U       /* addresses of one host we try in turn */
+
+/* Options, filled once by parse_options(), then only read. */
+struct config {
+	char host[HOST_MAX + 1];
+	char port[6];
+	int family;             /* AF_UNSPEC, AF_INET or AF_INET6 */
+	double timeout;         /* seconds for the whole check */
+	char fqdn[FQDN_MAX + 1];
+	char *warn;             /* -w range text, or NULL */
+	char *crit;             /* -c range text, or NULL */
+	char require_buf[SF_REQUIRE_MAX * (SF_EHLO_KEYWORD_MAX + 1)];
+	const char *required[SF_REQUIRE_MAX];
+	size_t nrequired;
+	enum sf_state state_of[SF_FIND__COUNT]; /* per kind, after overrides */
+	int verbose;
+};
+
+/* ---------------------------------------------------------------- usage */
+
+void print_usage(void)
+{
+	printf("Usage:\n %s -H host [-p port] [-4|-6] [-t timeout] [-F fqdn]\n"
+	       "  [-w seconds] [-c seconds] [-R ext[,ext...]] [--KIND=STATE...]\n"
+	       "  [--extra-opts=[section][@file]] [-v]\n",
+	       progname);
+}
+
+static void print_help(void)
+{
+	printf("%s %s\n", progname, SF_VERSION);
+	printf("Copyright (C) 2026 the check_smtp_fixup authors. License GPL-3.0-or-later.\n\n");
+	printf("Checks whether an SMTP inspection box (Cisco PIX \"fixup smtp\", ASA/FTD\n"
+	       "\"inspect esmtp\", other vendors' SMTP proxies) sits between this host and a\n"
+	       "mail server and tampers with the conversation: masked greeting banner, EHLO\n"
+	       "refused or turned into NOOP, ESMTP extensions overwritten with XXXX.\n"
+	       "It connects, reads the greeting, sends EHLO (HELO only to confirm a failed\n"
+	       "EHLO) and QUIT. It sends no mail.\n\n");
+	print_usage();
+	printf("\nOptions:\n"
+	       " -h, --help\n    Print this help and exit\n"
+	       " -V, --version\n    Print the version and exit\n"
+	       " --extra-opts=[section][@file]\n"
+	       "    Read options from an ini file (monitoring-plugins extra-opts)\n"
+	       " -H, --hostname=ADDRESS\n    Host name or IP address of the mail server (required)\n"
+	       " -p, --port=INTEGER\n    Port (default: %s)\n"
+	       " -4, --use-ipv4\n    Use IPv4 only\n"
+	       " -6, --use-ipv6\n    Use IPv6 only\n"
+	       " -t, --timeout=SECONDS\n    The whole check ends within this time (default: %.0f)\n"
+	       " -F, --fqdn=NAME\n    Name sent with EHLO/HELO (default: this host's name)\n"
+	       " -w, --warning=RANGE\n    Total response time (s) that gives WARNING\n"
+	       " -c, --critical=RANGE\n    Total response time (s) that gives CRITICAL\n"
+	       " -R, --require=EXT[,EXT...]\n"
+	       "    ESMTP extensions the server must offer (repeatable), e.g. STARTTLS,8BITMIME\n"
+	       " -v, --verbose\n    Add the SMTP transcript to the long output\n",
+	       DEFAULT_PORT, DEFAULT_TIMEOUT);
+	printf("\nState of each kind of finding (STATE: ok, warning, critical, unknown):\n");
+	for (int k = 0; k < SF_FIND__COUNT; k++) {
+		const struct sf_kind_info *ki = sf_kind_info((enum sf_kind)k);
+		printf(" --%s=STATE\n    %s (default: %s)\n", ki->option, ki->title,
+		       sf_state_name(ki->default_state));
+	}
+	printf("\nA connection refused, reset or closed early, a timeout, a peer that does not\n"
+	       "speak SMTP and a 4xx/5xx greeting are CRITICAL; bad options are UNKNOWN.\n"
+	       "\nExit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n"
+	       "\nExamples:\n"
+	       " %s -H mail.example.org\n"
+	       " %s -H mail.example.org -R STARTTLS,8BITMIME -w 2 -c 5\n"
+	       " %s -H 192.0.2.25 --banner-masked=critical\n",
+	       progname, progname, progname);
+}
+
+/* Bad usage: one line saying why, then the usage; UNKNOWN. */
+static void usage_fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void usage_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s UNKNOWN - ", PREFIX);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	print_usage();
+	exit(SF_UNKNOWN);
+}
+
+/* -------------------------------------------------------------- options */
+
+/* Print an option value safely inside a message. */
+static const char *shown(const char *arg, char *buf, size_t bufsz)
+{
+	sf_escape(buf, bufsz, arg, strlen(arg));
+	return buf;
+}
+
+/* A strict decimal number: whole string, finite. */
+static int parse_number(const char *s, double *out)
+{
+	char *end = NULL;
+	double v;
+
+	if (s == NULL || *s == '\0' || strchr(" \t\n", s[0]) != NULL)
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !isfinite(v))
+		return -1;
+	/* strtod takes hex and "inf"/"nan": we want plain decimals only */
+	for (const char *p = s; *p; p++)
+		if (strchr("0123456789.-+eE", *p) == NULL)
+			return -1;
+	*out = v;
+	return 0;
+}
+
+/* monitoring-plugins range: [@][start:][end], start may be "~". */
+static int valid_range(const char *s)
+{
+	const char *colon;
+	double start = 0, end = 0;
+	int has_start = 0, has_end = 0;
+	char left[64], right[64];
+	size_t llen;
+
+	if (s == NULL || *s == '\0' || strlen(s) >= sizeof left)
+		return 0;
+	if (*s == '@')
+		s++;
+	colon = strchr(s, ':');
+	if (colon == NULL) {
+		return parse_number(s, &end) == 0;
+	}
+	llen = (size_t)(colon - s);
+	memcpy(left, s, llen);
+	left[llen] = '\0';
+	snprintf(right, sizeof right, "%s", colon + 1);
+	if (strcmp(left, "~") != 0) {
+		if (parse_number(left, &start) != 0)
+			return 0;
+		has_start = 1;
+	}
+	if (right[0] != '\0') {
+		if (parse_number(right, &end) != 0)
+			return 0;
+		has_end = 1;
+	}
+	return !(has_start && has_end && start > end);
+}
+
+/* A host name or address: letters, digits, '.', '-', '_', ':' and '%'
+ * (IPv6 scope); surrounding brackets of an IPv6 literal are dropped. */
+static void set_host(struct config *cfg, const char *arg)
+{
+	char tmp[HOST_MAX + 3];
+	size_t len = strlen(arg);
+
+	if (len == 0)
+		usage_fail("empty host name (-H)");
+	if (len >= 2 && arg[0] == '[' && arg[len - 1] == ']') {
+		arg++;
+		len -= 2;
+	}
+	if (len == 0 || len > HOST_MAX)
+		usage_fail("host name (-H) must be 1 to %u characters", HOST_MAX);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)arg[i];
+		if (!(c < 0x80 && (strchr(".-_:%", c) != NULL ||
+				   (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+				   (c >= 'A' && c <= 'Z'))))
+			usage_fail("invalid host name (-H): '%s'", shown(arg, tmp, sizeof tmp));
+	}
+	memcpy(cfg->host, arg, len);
+	cfg->host[len] = '\0';
+}
+
+static void set_port(struct config *cfg, const char *arg)
+{
+	char tmp[64];
+	char *end = NULL;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (arg[0] < '0' || arg[0] > '9' || errno != 0 || *end != '\0' || v < 1 || v > 65535)
+		usage_fail("port (-p) must be a number from 1 to 65535, not '%s'",
+			   shown(arg, tmp, sizeof tmp));
+	snprintf(cfg->port, sizeof cfg->port, "%ld", v);
+}
+
+static void set_timeout(struct config *cfg, const char *arg)
+{
+	char tmp[64];
+	double v;
+
+	if (parse_number(arg, &v) != 0 || v <= 0 || v > TIMEOUT_MAX)
+		usage_fail("timeout (-t) must be a number of seconds above 0 and at most %.0f, not '%s'",
+			   TIMEOUT_MAX, shown(arg, tmp, sizeof tmp));
+	cfg->timeout = v;
+}
+
+/* The EHLO name: a domain (letters, digits, '-', '.') or an address literal. */
+static void set_fqdn(struct config *cfg, const char *arg)
+{
+	char tmp[FQDN_MAX + 8];
+	size_t len = strlen(arg);
+	int literal = len >= 2 && arg[0] == '[' && arg[len - 1] == ']';
+
+	if (len == 0 || len > FQDN_MAX)
+		usage_fail("EHLO name (-F) must be 1 to %u characters", FQDN_MAX);
+	for (size_t i = literal; i < len - (size_t)literal; i++) {
+		unsigned char c = (unsigned char)arg[i];
+		int ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+			 (c >= 'A' && c <= 'Z') || c == '-' || c == '.' ||
+			 (literal && (c == ':' || c == '_'));
+		if (!ok)
+			usage_fail("invalid EHLO name (-F): '%s'", shown(arg, tmp, sizeof tmp));
+	}
+	memcpy(cfg->fqdn, arg, len + 1);
+}
+
+/* -R: comma-separated keywords, repeatable. */
+static void add_required(struct config *cfg, const char *arg)
+{
+	char tmp[128];
+	const char *p = arg;
+	size_t used = 0;
+
+	for (size_t i = 0; i < cfg->nrequired; i++)
+		used += strlen(cfg->required[i]) + 1;
+	if (*arg == '\0')
+		usage_fail("empty extension list (-R)");
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		char *slot;
+		if (len == 0 || len > SF_EHLO_KEYWORD_MAX || !sf_keyword_valid(p, len))
+			usage_fail("invalid extension name in -R: '%s'", shown(arg, tmp, sizeof tmp));
+		if (cfg->nrequired >= SF_REQUIRE_MAX)
+			usage_fail("too many extensions in -R (at most %u)", SF_REQUIRE_MAX);
+		slot = cfg->require_buf + used;
+		memcpy(slot, p, len);
+		slot[len] = '\0';
+		used += len + 1;
+		cfg->required[cfg->nrequired++] = slot;
+		p += len;
+		if (*p == ',') {
+			p++;
+			if (*p == '\0')
+				usage_fail("invalid extension list in -R: '%s'", shown(arg, tmp, sizeof tmp));
+		}
+	}
+}
+
+static void set_range(char **dst, char *arg, const char *what)
+{
+	char tmp[64];
+
+	if (!valid_range(arg))
+		usage_fail("%s threshold must be a number of seconds or a range like 5, 2:5, ~:5 or @1:2, not '%s'",
+			   what, shown(arg, tmp, sizeof tmp));
+	*dst = arg; /* points into argv, which outlives the check */
+}
+
+/* Default EHLO name: this host's name, if it is a usable domain. */
+static void default_fqdn(struct config *cfg)
+{
+	char name[FQDN_MAX + 1];
+
+	snprintf(cfg->fqdn, sizeof cfg->fqdn, "localhost");
+	if (gethostname(name, sizeof name) != 0)
+		return;
+	name[sizeof name - 1] = '\0';
+	if (name[0] == '\0' || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+					   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") != strlen(name))
+		return;
+	snprintf(cfg->fqdn, sizeof cfg->fqdn, "%s", name);
+}
+
+enum { OPT_KIND_BASE = 1000, OPT_EXTRA_OPTS = 999 };
+
+static void parse_options(int argc, char **argv, struct config *cfg)
+{
+	static const struct option fixed[] = {
+		{"hostname", required_argument, NULL, 'H'},
+		{"port", required_argument, NULL, 'p'},
+		{"use-ipv4", no_argument, NULL, '4'},
+		{"use-ipv6", no_argument, NULL, '6'},
+		{"timeout", required_argument, NULL, 't'},
+		{"fqdn", required_argument, NULL, 'F'},
+		{"warning", required_argument, NULL, 'w'},
+		{"critical", required_argument, NULL, 'c'},
+		{"require", required_argument, NULL, 'R'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{"extra-opts", optional_argument, NULL, OPT_EXTRA_OPTS},
+	};
+	enum { NFIXED = sizeof fixed / sizeof fixed[0] };
+	struct option longopts[NFIXED + SF_FIND__COUNT + 1];
+	char tmp[64];
+	int c;
+
+	memcpy(longopts, fixed, sizeof fixed);
+	for (int k = 0; k < SF_FIND__COUNT; k++) {
+		longopts[NFIXED + k] = (struct option){
+			sf_kind_info((enum sf_kind)k)->option, required_argument, NULL, OPT_KIND_BASE + k};
+	}
+	longopts[NFIXED + SF_FIND__COUNT] = (struct option){NULL, 0, NULL, 0};
+
+	memset(cfg, 0, sizeof *cfg);
+	snprintf(cfg->port, sizeof cfg->port, "%s", DEFAULT_PORT);
+	cfg->family = AF_UNSPEC;
+	cfg->timeout = DEFAULT_TIMEOUT;
+	for (int k = 0; k < SF_FIND__COUNT; k++)
+		cfg->state_of[k] = sf_kind_info((enum sf_kind)k)->default_state;
+	default_fqdn(cfg);
+
+	opterr = 0; /* we report bad options ourselves, on stdout */
+	while ((c = getopt_long(argc, argv, ":H:p:46t:F:w:c:R:vVh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'H': set_host(cfg, optarg); break;
+		case 'p': set_port(cfg, optarg); break;
+		case '4': cfg->family = AF_INET; break;
+		case '6': cfg->family = AF_INET6; break;
+		case 't': set_timeout(cfg, optarg); break;
+		case 'F': set_fqdn(cfg, optarg); break;
+		case 'w': set_range(&cfg->warn, optarg, "warning (-w)"); break;
+		case 'c': set_range(&cfg->crit, optarg, "critical (-c)"); break;
+		case 'R': add_required(cfg, optarg); break;
+		case 'v': cfg->verbose++; break;
+		case 'V':
+			printf("%s %s (libmonitoringplug from monitoring-plugins 2.4.0)\n", progname, SF_VERSION);
+			exit(SF_OK);
+		case 'h':
+			print_help();
+			exit(SF_OK);
+		case OPT_EXTRA_OPTS:
+			break; /* already consumed by np_extra_opts() */
+		case ':':
+			usage_fail("option '%s' needs a value",
+				   shown(argv[optind - 1], tmp, sizeof tmp));
+		case '?':
+			if (optopt != 0)
+				usage_fail("unknown option '-%c'", isprint((unsigned char)optopt) ? optopt : '?');
+			usage_fail("unknown option '%s'", shown(argv[optind - 1], tmp, sizeof tmp));
+		default:
+			if (c >= OPT_KIND_BASE && c < OPT_KIND_BASE + SF_FIND__COUNT) {
+				const struct sf_kind_info *ki = sf_kind_info((enum sf_kind)(c - OPT_KIND_BASE));
+				if (sf_state_parse(optarg, &cfg->state_of[c - OPT_KIND_BASE]) != 0)
+					usage_fail("--%s takes ok, warning, critical or unknown, not '%s'",
+						   ki->option, shown(optarg, tmp, sizeof tmp));
+				break;
+			}
+			usage_fail("unexpected option code %d", c);
+		}
+	}
+	if (optind < argc)
+		usage_fail("unexpected argument '%s'", shown(argv[optind], tmp, sizeof tmp));
+	if (cfg->host[0] == '\0')
+		usage_fail("no host given: -H is required");
+}
+
+/* ------------------------------------------------------------- network */
+
+/* What the check saw: the session that got furthest, and its address. */
+struct outcome {
+	struct session sess;
+	char addr_text[64];     /* numeric address of the peer */
+	int resolve_error;      /* getaddrinfo error, 0 if resolved */
+	size_t naddrs;
+	double t_begin, t_end;  /* whole check, monotonic seconds */
+};
+
+/* Text for the backstop timer, written from the signal handler. */
+static char alarm_text[256];
+static size_t alarm_len;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	/* async-signal-safe only */
+	if (write(STDOUT_FILENO, alarm_text, alarm_len) < 0)
+		_exit(SF_CRITICAL);
+	_exit(SF_CRITICAL);
+}
+
+/* A timer that ends the process shortly after the timeout even if a blocking
+ * call (name resolution) hangs; the poll loop normally ends first. */
+static void arm_backstop(const struct config *cfg)
+{
+	struct sigaction sa;
+	struct itimerval it;
+	double t = cfg->timeout + 0.5;
+	int n = snprintf(alarm_text, sizeof alarm_text,
+			 "%s CRITICAL - no result from %s within the %.0f s timeout (name resolution hung?)\n",
+			 PREFIX, cfg->host, cfg->timeout);
+
+	alarm_len = n > 0 && (size_t)n < sizeof alarm_text ? (size_t)n : 0;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_alarm;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	memset(&it, 0, sizeof it);
+	it.it_value.tv_sec = (time_t)t;
+	it.it_value.tv_usec = (suseconds_t)((t - floor(t)) * 1e6);
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void addr_to_text(const struct sockaddr_storage *ss, socklen_t len, char *buf, size_t bufsz)
+{
+	if (getnameinfo((const struct sockaddr *)ss, len, buf, (socklen_t)bufsz, NULL, 0,
+			NI_NUMERICHOST) != 0)
+		snprintf(buf, bufsz, "?");
+}
+
+/* Resolve the host (numeric service, no reverse DNS) and hold the
+ * conversation with the first address that accepts a connection. */
+static void run_check(const struct config *cfg, const struct session_config *scfg,
+		      struct outcome *out)
+{
+	struct addrinfo hints, *res = NULL;
+	double deadline;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = cfg->family;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	hints.ai_flags = AI_NUMERICSERV;
+	out->t_begin = session_now();
+	deadline = out->t_begin + cfg->timeout;
+	out->resolve_error = getaddrinfo(cfg->host, cfg->port, &hints, &res);
+	if (out->resolve_error != 0) {
+		out->t_end = session_now();
+		return;
+	}
+	for (struct addrinfo *ai = res; ai != NULL && out->naddrs < ADDR_MAX; ai = ai->ai_next) {
+		struct session *s = &out->sess;
+		struct session *list[1] = {s};
+
+		if (ai->ai_addrlen > sizeof s->addr)
+			continue;
+		if (out->naddrs > 0) {
+			if (s->outcome != SESS_CONNECT_FAILED || session_now() >= deadline)
+				break;
+			session_cleanup(s);
+		}
+		memcpy(&s->addr, ai->ai_addr, ai->ai_addrlen);
+		s->addrlen = (socklen_t)ai->ai_addrlen;
+		session_init(s, scfg);
+		addr_to_text(&s->addr, s->addrlen, out->addr_text, sizeof out->addr_text);
+		out->naddrs++;
+		session_start(s, session_now());
+		session_run(list, 1, deadline);
+	}
+	freeaddrinfo(res);
+	out->t_end = session_now();
+}
+
+/* -------------------------------------------------------------- output */
+
+/* A growing text with a fixed cap; appends past the cap are cut. */
+struct text {
+	char buf[SUMMARY_MAX];
+	size_t len;
+};
+
+static void text_add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void text_add(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (t->len >= sizeof t->buf - 1)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(t->buf + t->len, sizeof t->buf - t->len, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	t->len += (size_t)n;
+	if (t->len >= sizeof t->buf)
+		t->len = sizeof t->buf - 1;
+}
+
+/* "host" on port 25, "host:port" or "[v6]:port" otherwise. */
+static void target_name(const struct config *cfg, char *buf, size_t bufsz)
+{
+	if (strcmp(cfg->port, DEFAULT_PORT) == 0)
+		snprintf(buf, bufsz, "%s", cfg->host);
+	else if (strchr(cfg->host, ':') != NULL)
+		snprintf(buf, bufsz, "[%s]:%s", cfg->host, cfg->port);
+	else
+		snprintf(buf, bufsz, "%s:%s", cfg->host, cfg->port);
+}
+
+/* The failure to hold the conversation, in words, or NULL if it was held. */
+static void describe_failure(const struct config *cfg, const struct outcome *o,
+			     const char *target, struct text *t)
+{
+	const struct session *s = &o->sess;
+	char ev[EVIDENCE_MAX];
+
+	switch (s->outcome) {
+	case SESS_CONNECT_FAILED:
+		text_add(t, "cannot connect to %s (%s): %s", target, o->addr_text,
+			 strerror(s->sys_errno));
+		break;
+	case SESS_TIMEOUT:
+		text_add(t, "no answer from %s (%s) within %g s, %s", target, o->addr_text,
+			 cfg->timeout, session_step_words(s->failed_step));
+		break;
+	case SESS_RESET:
+		text_add(t, "connection reset by %s (%s) %s", target, o->addr_text,
+			 session_step_words(s->failed_step));
+		break;
+	case SESS_CLOSED:
+		text_add(t, "%s (%s) closed the connection %s%s", target, o->addr_text,
+			 session_step_words(s->failed_step),
+			 s->pending_at_close ? ", in the middle of a reply" : "");
+		break;
+	case SESS_PROTOCOL:
+		sf_escape(ev, sizeof ev, s->perr_line, s->perr_line_len);
+		text_add(t, "%s (%s) does not speak SMTP: %s %s (it sent \"%s\")", target,
+			 o->addr_text, sf_perr_str(s->perr), session_step_words(s->failed_step), ev);
+		break;
+	case SESS_TOO_MUCH:
+		text_add(t, "%s (%s) sent more than %u bytes %s", target, o->addr_text,
+			 SF_CONN_BYTES_MAX, session_step_words(s->failed_step));
+		break;
+	case SESS_UNSOLICITED:
+		text_add(t, "%s (%s) sent a reply before the command it answers, %s", target,
+			 o->addr_text, session_step_words(s->failed_step));
+		break;
+	case SESS_IO_ERROR:
+		text_add(t, "network error with %s (%s) %s: %s", target, o->addr_text,
+			 session_step_words(s->failed_step), strerror(s->sys_errno));
+		break;
+	case SESS_NOMEM:
+		text_add(t, "out of memory");
+		break;
+	case SESS_RUNNING:
+	case SESS_COMPLETE:
+	default:
+		break;
+	}
+}
+
+/* State of the conversation itself, before any finding. */
+static enum sf_state failure_state(const struct outcome *o)
+{
+	if (o->resolve_error != 0 || o->sess.outcome == SESS_NOMEM)
+		return SF_UNKNOWN;
+	if (o->sess.outcome != SESS_COMPLETE)
+		return SF_CRITICAL;
+	if (o->sess.greeting != NULL && o->sess.greeting->code != 220)
+		return SF_CRITICAL;
+	return SF_OK;
+}
+
+/* Findings' indices ordered by their (overridden) state, worst first. */
+static void order_findings(const struct config *cfg, const struct sf_verdict *v, size_t *order)
+{
+	for (size_t i = 0; i < v->nfindings; i++) {
+		size_t j = i;
+		int rank = sf_state_rank(cfg->state_of[v->findings[i].kind]);
+		while (j > 0 && sf_state_rank(cfg->state_of[v->findings[order[j - 1]].kind]) < rank) {
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = i;
+	}
+}
+
+static void escaped_line(char *buf, size_t bufsz, const char *raw)
+{
+	sf_escape(buf, bufsz, raw, strlen(raw));
+}
+
+/* Long output: each finding with its evidence and remedy. */
+static void print_findings(const struct config *cfg, const struct sf_verdict *v, const size_t *order)
+{
+	char ev[EVIDENCE_MAX];
+
+	for (size_t n = 0; n < v->nfindings; n++) {
+		const struct sf_finding *f = &v->findings[order[n]];
+		escaped_line(ev, sizeof ev, f->summary);
+		printf("[%s] %s\n", sf_state_name(cfg->state_of[f->kind]), ev);
+		for (size_t i = 0; i < f->nevidence; i++) {
+			escaped_line(ev, sizeof ev, f->evidence[i]);
+			printf("  seen: %s\n", ev);
+		}
+		if (f->box != NULL) {
+			printf("  looks like: %s\n", f->box->name);
+			if (f->box->remedy[0] != '\0')
+				printf("  remedy: %s\n", f->box->remedy);
+		}
+	}
+}
+
+static void print_reply(const char *label, const struct sf_reply *r)
+{
+	char ev[EVIDENCE_MAX];
+
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->nlines; i++) {
+		sf_escape(ev, sizeof ev, r->lines[i].raw, r->lines[i].len);
+		printf("%s%s\n", i == 0 ? label : "          ", ev);
+	}
+}
+
+static void print_extensions(const struct session *s)
+{
+	struct sf_ehlo *e = NULL;
+	char ev[EVIDENCE_MAX];
+
+	if (s->ehlo == NULL || s->ehlo->code / 100 != 2 || sf_ehlo_parse(s->ehlo, &e) != 0)
+		return;
+	printf("Extensions (%zu):", e->next);
+	for (size_t i = 0; i < e->next; i++) {
+		size_t len = 0;
+		const char *text = sf_reply_text(s->ehlo, e->ext[i].line, &len);
+		sf_escape(ev, sizeof ev, text, len);
+		printf("%s %s%s", i ? "," : "", ev, e->ext[i].masked ? " (masked)" : "");
+	}
+	printf("\n");
+	sf_ehlo_free(e);
+}
+
+static void print_transcript(const struct session *s)
+{
+	char ev[EVIDENCE_MAX];
+
+	printf("Transcript:\n");
+	for (size_t i = 0; i < s->ntranscript; i++) {
+		escaped_line(ev, sizeof ev, s->transcript[i]);
+		printf("  %s\n", ev);
+	}
+}
+
+/* One time for perfdata: seconds with 6 decimals, "U" if not measured. */
+static void fmt_time(char *buf, size_t bufsz, double from, double to)
+{
+	if (from > 0 && to >= from)
+		snprintf(buf, bufsz, "%.6f", to - from);
+	else
+		snprintf(buf, bufsz, "U");
+}
+
+static void build_perfdata(const struct config *cfg, const struct outcome *o,
+			   const struct sf_verdict *v, char *pd, size_t pdsz)
+{
+	const struct session_times *t = &o->sess.t;
+	char val[32];
+
+	pd[0] = '\0';
+	fmt_time(val, sizeof val, o->t_begin, o->t_end);
+	sf_perfdata_append(pd, pdsz, "time", val, "s", cfg->warn, cfg->crit, "0", NULL);
+	fmt_time(val, sizeof val, t->start, t->connected);
+	sf_perfdata_append(pd, pdsz, "time_connect", val, "s", NULL, NULL, "0", NULL);
+	fmt_time(val, sizeof val, t->connected, t->greeting);
+	sf_perfdata_append(pd, pdsz, "time_banner", val, "s", NULL, NULL, "0", NULL);
+	fmt_time(val, sizeof val, t->ehlo_sent, t->ehlo_done);
+	sf_perfdata_append(pd, pdsz, "time_ehlo", val, "s", NULL, NULL, "0", NULL);
+	if (v != NULL && o->sess.ehlo != NULL)
+		snprintf(val, sizeof val, "%u", v->extensions);
+	else
+		snprintf(val, sizeof val, "U");
+	sf_perfdata_append(pd, pdsz, "extensions", val, "", NULL, NULL, "0", NULL);
+	if (v != NULL && o->sess.ehlo != NULL)
+		snprintf(val, sizeof val, "%u", v->masked_extensions);
+	sf_perfdata_append(pd, pdsz, "masked_extensions", val, "", NULL, NULL, "0", NULL);
+	if (v != NULL)
+		snprintf(val, sizeof val, "%d", v->banner_masked);
+	else
+		snprintf(val, sizeof val, "U");
+	sf_perfdata_append(pd, pdsz, "banner_masked", val, "", NULL, NULL, "0", "1");
+}
+
+/* The summary of findings whose state is not OK, worst first, then the box. */
+static enum sf_state summarize_findings(const struct config *cfg, const struct sf_verdict *v,
+					const size_t *order, struct text *t)
+{
+	enum sf_state st = SF_OK;
+	const struct sf_box *box = NULL;
+	char ev[EVIDENCE_MAX];
+	size_t shown_n = 0;
+
+	for (size_t n = 0; n < v->nfindings; n++) {
+		const struct sf_finding *f = &v->findings[order[n]];
+		enum sf_state fs = cfg->state_of[f->kind];
+		if (fs == SF_OK)
+			continue;
+		st = sf_state_worst(st, fs);
+		escaped_line(ev, sizeof ev, f->summary);
+		text_add(t, "%s%s", t->len ? "; " : "", ev);
+		if (box == NULL)
+			box = f->box;
+		shown_n++;
+	}
+	if (shown_n > 0 && box != NULL)
+		text_add(t, " - looks like %s", box->name);
+	return st;
+}
+
+/* Informational findings (state OK) are named after an OK summary. */
+static void summarize_notes(const struct config *cfg, const struct sf_verdict *v, struct text *t)
+{
+	char ev[EVIDENCE_MAX];
+
+	for (size_t i = 0; i < v->nfindings; i++) {
+		const struct sf_finding *f = &v->findings[i];
+		if (cfg->state_of[f->kind] != SF_OK)
+			continue;
+		escaped_line(ev, sizeof ev, f->summary);
+		text_add(t, "; note: %s", ev);
+	}
+}
+
+static enum sf_state report(const struct config *cfg, const struct outcome *o, thresholds *thr)
+{
+	const struct session *s = &o->sess;
+	struct sf_verdict *v = NULL;
+	struct text sum = {{0}, 0};
+	char target[HOST_MAX + 16];
+	char pd[PERFDATA_MAX];
+	char ev[EVIDENCE_MAX];
+	size_t order[SF_FIND__COUNT * 8 + SF_REQUIRE_MAX];
+	enum sf_state st = failure_state(o);
+	double total = o->t_end - o->t_begin;
+	int tstate;
+
+	target_name(cfg, target, sizeof target);
+	if (o->resolve_error != 0) {
+		printf("%s UNKNOWN - cannot resolve %s: %s\n", PREFIX, cfg->host,
+		       gai_strerror(o->resolve_error));
+		return SF_UNKNOWN;
+	}
+	if (s->greeting != NULL) {
+		struct sf_verdict_input in = {s->greeting, s->ehlo, s->helo, cfg->required,
+					      cfg->nrequired};
+		if (sf_verdict_make(&in, &v) != 0) {
+			printf("%s UNKNOWN - out of memory while judging the replies\n", PREFIX);
+			return SF_UNKNOWN;
+		}
+		if (v->nfindings > sizeof order / sizeof order[0])
+			v->nfindings = sizeof order / sizeof order[0];
+		order_findings(cfg, v, order);
+	}
+	describe_failure(cfg, o, target, &sum);
+	if (s->greeting != NULL && s->greeting->code != 220) {
+		sf_escape(ev, sizeof ev, s->greeting->lines[0].raw, s->greeting->lines[0].len);
+		text_add(&sum, "%s%s refuses the session: greeting \"%s\"", sum.len ? "; " : "",
+			 target, ev);
+	}
+	if (v != NULL)
+		st = sf_state_worst(st, summarize_findings(cfg, v, order, &sum));
+	tstate = get_status(total, thr);
+	if (s->outcome == SESS_COMPLETE && tstate != SF_OK) {
+		st = sf_state_worst(st, (enum sf_state)tstate);
+		text_add(&sum, "%sresponse time %.3f s over the %s threshold", sum.len ? "; " : "",
+			 total, tstate == SF_CRITICAL ? "critical" : "warning");
+	}
+	if (sum.len == 0) {
+		text_add(&sum, "%s (%s): no SMTP inspection seen, %u ESMTP extensions, %.3f s", target,
+			 o->addr_text, v ? v->extensions : 0, total);
+	}
+	if (v != NULL)
+		summarize_notes(cfg, v, &sum);
+	build_perfdata(cfg, o, v, pd, sizeof pd);
+	printf("%s %s - %s|%s\n", PREFIX, sf_state_name(st), sum.buf, pd);
+
+	if (v != NULL)
+		print_findings(cfg, v, order);
+	print_reply("Greeting: ", s->greeting);
+	print_extensions(s);
+	if (cfg->verbose)
+		print_transcript(s);
+	sf_verdict_free(v);
+	return st;
+}
+
+/* ---------------------------------------------------------------- main */
+
+static void free_thresholds(thresholds *t)
+{
+	range *r[2];
+
+	if (t == NULL)
+		return;
+	r[0] = t->warning;
+	r[1] = t->critical;
+	for (int i = 0; i < 2; i++) {
+		if (r[i] != NULL) {
+			free(r[i]->text);
+			free(r[i]);
+		}
+	}
+	free(t);
+}
+
+/* np_extra_opts() returns a new array when it added options; free what it
+ * allocated (the strings that are not from the original argv). */
+static void free_extra_opts(char **newargv, int newargc, char **argv, int argc)
+{
+	if (newargv == argv)
+		return;
+	for (int i = 1; i < newargc; i++) {
+		int original = 0;
+		for (int j = 1; j < argc && !original; j++)
+			original = newargv[i] == argv[j];
+		if (!original)
+			free(newargv[i]);
+	}
+	free(newargv);
+}
+
 int main(int argc, char **argv)
 {
+	struct config cfg;
+	struct session_config scfg;
+	struct outcome *out;
+	thresholds *thr = NULL;
 	char **av;
+	int ac = argc;
+	enum sf_state st;
+
 	np_init(plugin_name, argc, argv);
-	av = np_extra_opts(&argc, argv, progname);
-	(void)av;
-	return SF_UNKNOWN;
+	av = np_extra_opts(&ac, argv, progname);
+	parse_options(ac, av, &cfg);
+	if (_set_thresholds(&thr, cfg.warn, cfg.crit) != 0)
+		usage_fail("the -w/-c thresholds cannot be parsed");
+	arm_backstop(&cfg);
+
+	scfg.ehlo_name = cfg.fqdn;
+	scfg.quit_wait = QUIT_WAIT;
+	out = calloc(1, sizeof *out);
+	if (out == NULL) {
+		printf("%s UNKNOWN - out of memory\n", PREFIX);
+		return SF_UNKNOWN;
+	}
+	run_check(&cfg, &scfg, out);
+	st = report(&cfg, out, thr);
+
+	session_cleanup(&out->sess);
+	free(out);
+	free_thresholds(thr);
+	free_extra_opts(av, ac, argv, argc);
+	np_cleanup();
+	return st;
 }

@@ -1,1 +1,437 @@
-/* placeholder */
+/*
+ * session.c - the SMTP probe conversation as a state machine over a
+ * non-blocking socket, and the poll() loop that drives many of them.
+ *
+ * Limits: SF_CONN_BYTES_MAX octets read per connection, reads of at most
+ * SESSION_READ_CHUNK octets, one deadline for everything. Commands are
+ * written whole in one send(): an inspecting firewall X-es a command that is
+ * split across packets. Replies are matched to commands strictly in order;
+ * a reply that arrives before its command was sent is a protocol fault.
+ *
+ * Not here: what the replies mean (lib/sf_verdict.c), output (the plugin).
+ */
+#include "session.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sf_common.h"
+#include "sf_verdict.h"
+
+#define SESSION_READ_CHUNK 4096U
+
+double session_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void session_init(struct session *s, const struct session_config *cfg)
+{
+	struct sockaddr_storage addr = s->addr;
+	socklen_t addrlen = s->addrlen;
+
+	memset(s, 0, sizeof *s);
+	s->addr = addr;
+	s->addrlen = addrlen;
+	s->cfg = cfg;
+	s->fd = -1;
+	s->step = STEP_IDLE;
+	s->outcome = SESS_RUNNING;
+}
+
+int session_done(const struct session *s)
+{
+	return s->step == STEP_DONE;
+}
+
+const char *session_step_words(enum session_step step)
+{
+	switch (step) {
+	case STEP_IDLE:
+		return "before connecting";
+	case STEP_CONNECT:
+		return "connecting";
+	case STEP_GREETING:
+		return "waiting for the greeting";
+	case STEP_EHLO:
+		return "waiting for the EHLO reply";
+	case STEP_HELO:
+		return "waiting for the HELO reply";
+	case STEP_QUIT:
+		return "waiting for the QUIT reply";
+	case STEP_DONE:
+		return "after the end";
+	default:
+		return "in an unknown step";
+	}
+}
+
+/* Keep one transcript line for -v: prefix then the raw octets. */
+static void transcript_add(struct session *s, const char *prefix, const char *buf, size_t len)
+{
+	size_t plen = strlen(prefix);
+	char *line;
+
+	if (s->ntranscript >= SESSION_TRANSCRIPT_MAX)
+		return;
+	line = malloc(plen + len + 1);
+	if (line == NULL)
+		return; /* the transcript is a courtesy; losing a line is harmless */
+	memcpy(line, prefix, plen);
+	memcpy(line + plen, buf, len);
+	line[plen + len] = '\0';
+	s->transcript[s->ntranscript++] = line;
+}
+
+static void transcript_reply(struct session *s, const struct sf_reply *r)
+{
+	for (size_t i = 0; i < r->nlines; i++)
+		transcript_add(s, "S: ", r->lines[i].raw, r->lines[i].len);
+}
+
+static void close_socket(struct session *s)
+{
+	if (s->fd >= 0) {
+		close(s->fd);
+		s->fd = -1;
+	}
+}
+
+/* End the session with an outcome; the first outcome recorded wins. */
+static void finish(struct session *s, enum session_outcome outcome, int err)
+{
+	if (s->outcome == SESS_RUNNING) {
+		s->outcome = outcome;
+		s->failed_step = s->step;
+		s->sys_errno = err;
+	}
+	close_socket(s);
+	s->step = STEP_DONE;
+	s->t.end = session_now();
+}
+
+void session_cleanup(struct session *s)
+{
+	close_socket(s);
+	sf_parser_free(s->parser);
+	sf_reply_free(s->greeting);
+	sf_reply_free(s->ehlo);
+	sf_reply_free(s->helo);
+	sf_reply_free(s->quit);
+	for (size_t i = 0; i < s->ntranscript; i++)
+		free(s->transcript[i]);
+	s->parser = NULL;
+	s->greeting = s->ehlo = s->helo = s->quit = NULL;
+	s->ntranscript = 0;
+}
+
+void session_start(struct session *s, double now)
+{
+	int fd;
+
+	s->t.start = now;
+	s->step = STEP_CONNECT;
+	s->parser = sf_parser_new(NULL);
+	if (s->parser == NULL) {
+		finish(s, SESS_NOMEM, 0);
+		return;
+	}
+	fd = socket(s->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (fd < 0) {
+		finish(s, SESS_CONNECT_FAILED, errno);
+		return;
+	}
+	s->fd = fd;
+	if (connect(fd, (const struct sockaddr *)&s->addr, s->addrlen) == 0) {
+		s->t.connected = session_now();
+		s->step = STEP_GREETING;
+	} else if (errno != EINPROGRESS) {
+		finish(s, SESS_CONNECT_FAILED, errno);
+	}
+}
+
+/* Try to write what is left of the current command. */
+static void flush_out(struct session *s)
+{
+	while (s->outoff < s->outlen) {
+		ssize_t n = send(s->fd, s->out + s->outoff, s->outlen - s->outoff, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			finish(s, errno == ECONNRESET || errno == EPIPE ? SESS_RESET : SESS_IO_ERROR, errno);
+			return;
+		}
+		s->outoff += (size_t)n;
+	}
+}
+
+/* Queue one command (without CRLF) and send it in one write. */
+static void send_command(struct session *s, const char *verb, const char *arg)
+{
+	int n = snprintf(s->out, sizeof s->out, "%s%s%s\r\n", verb, arg ? " " : "", arg ? arg : "");
+
+	if (n < 0 || (size_t)n >= sizeof s->out) {
+		finish(s, SESS_IO_ERROR, EMSGSIZE); /* cannot happen: the EHLO name is bounded */
+		return;
+	}
+	s->outlen = (size_t)n;
+	s->outoff = 0;
+	s->cmd_read_seq = s->reads;
+	s->pending_at_send = sf_parser_pending(s->parser);
+	transcript_add(s, "C: ", s->out, s->outlen - 2);
+	flush_out(s);
+}
+
+static void on_connected(struct session *s)
+{
+	int err = 0;
+	socklen_t len = sizeof err;
+
+	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err != 0) {
+		finish(s, SESS_CONNECT_FAILED, err);
+		return;
+	}
+	s->t.connected = session_now();
+	s->step = STEP_GREETING;
+}
+
+/* 1 if an EHLO reply means EHLO did not work and HELO should confirm it. */
+static int ehlo_failed(const struct sf_reply *r)
+{
+	if (r->code == 421)
+		return 0; /* the server is closing: nothing more to ask */
+	return r->code >= 400 || sf_reply_is_noop_like(r);
+}
+
+/* A complete reply arrived: advance the conversation. Takes ownership of r. */
+static void on_reply(struct session *s, struct sf_reply *r)
+{
+	transcript_reply(s, r);
+	/* A reply is an answer only if its command was written before any of
+	 * its octets arrived (a greeting answers the connect). */
+	if (s->step != STEP_GREETING &&
+	    (s->outoff < s->outlen || s->reads <= s->cmd_read_seq || s->pending_at_send > 0)) {
+		sf_reply_free(r);
+		finish(s, SESS_UNSOLICITED, 0);
+		return;
+	}
+	switch (s->step) {
+	case STEP_GREETING:
+		s->greeting = r;
+		s->t.greeting = session_now();
+		if (r->code != 220) {
+			s->step = STEP_QUIT;
+			s->quit_deadline = s->t.greeting + s->cfg->quit_wait;
+			send_command(s, "QUIT", NULL);
+			return;
+		}
+		s->step = STEP_EHLO;
+		s->t.ehlo_sent = session_now();
+		send_command(s, "EHLO", s->cfg->ehlo_name);
+		return;
+	case STEP_EHLO:
+		s->ehlo = r;
+		s->t.ehlo_done = session_now();
+		if (ehlo_failed(r)) {
+			s->step = STEP_HELO;
+			send_command(s, "HELO", s->cfg->ehlo_name);
+			return;
+		}
+		break;
+	case STEP_HELO:
+		s->helo = r;
+		break;
+	case STEP_QUIT:
+		s->quit = r;
+		finish(s, SESS_COMPLETE, 0);
+		return;
+	case STEP_IDLE:
+	case STEP_CONNECT:
+	case STEP_DONE:
+	default:
+		/* a reply cannot be parsed before the connection exists */
+		sf_reply_free(r);
+		finish(s, SESS_IO_ERROR, 0);
+		return;
+	}
+	if (r->code == 421) {
+		/* "service closing": the server ends the session itself */
+		finish(s, SESS_COMPLETE, 0);
+		return;
+	}
+	s->step = STEP_QUIT;
+	s->quit_deadline = session_now() + s->cfg->quit_wait;
+	send_command(s, "QUIT", NULL);
+}
+
+static void on_parse_error(struct session *s)
+{
+	size_t len = 0;
+	const char *line = sf_parser_error_line(s->parser, &len);
+
+	s->perr = sf_parser_error(s->parser);
+	if (line != NULL) {
+		if (len > sizeof s->perr_line - 1)
+			len = sizeof s->perr_line - 1;
+		memcpy(s->perr_line, line, len);
+		s->perr_line[len] = '\0';
+		s->perr_line_len = len;
+	}
+	finish(s, s->perr == SF_PERR_NOMEM ? SESS_NOMEM : SESS_PROTOCOL, 0);
+}
+
+/* The peer closed its side. */
+static void on_eof(struct session *s)
+{
+	s->pending_at_close = sf_parser_pending(s->parser);
+	if (s->step == STEP_QUIT && s->pending_at_close == 0)
+		finish(s, SESS_COMPLETE, 0); /* closing after QUIT is what servers do */
+	else
+		finish(s, SESS_CLOSED, 0);
+}
+
+static void on_readable(struct session *s)
+{
+	char buf[SESSION_READ_CHUNK];
+	size_t room = SF_CONN_BYTES_MAX - s->bytes_in;
+	size_t want = room < sizeof buf ? room : sizeof buf;
+	ssize_t n;
+	struct sf_reply *r = NULL;
+	enum sf_pstatus st = SF_PARSE_MORE;
+
+	if (want == 0) {
+		finish(s, SESS_TOO_MUCH, 0);
+		return;
+	}
+	n = recv(s->fd, buf, want, 0);
+	if (n < 0) {
+		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		if (errno == ECONNRESET && s->step == STEP_QUIT)
+			finish(s, SESS_COMPLETE, 0);
+		else
+			finish(s, errno == ECONNRESET ? SESS_RESET : SESS_IO_ERROR, errno);
+		return;
+	}
+	if (n == 0) {
+		on_eof(s);
+		return;
+	}
+	s->bytes_in += (size_t)n;
+	s->reads++;
+	sf_parser_feed(s->parser, buf, (size_t)n);
+	while (!session_done(s) && (st = sf_parser_next(s->parser, &r)) == SF_PARSE_REPLY)
+		on_reply(s, r);
+	if (!session_done(s) && st == SF_PARSE_ERROR)
+		on_parse_error(s);
+}
+
+/* poll() events this session waits for; 0 if none. */
+static short wanted_events(const struct session *s)
+{
+	if (s->step == STEP_DONE || s->fd < 0)
+		return 0;
+	if (s->step == STEP_CONNECT)
+		return POLLOUT;
+	return (short)(POLLIN | (s->outoff < s->outlen ? POLLOUT : 0));
+}
+
+static void on_events(struct session *s, short revents)
+{
+	if (s->step == STEP_CONNECT) {
+		if (revents & (POLLOUT | POLLERR | POLLHUP))
+			on_connected(s);
+		return;
+	}
+	if ((revents & POLLOUT) && s->outoff < s->outlen)
+		flush_out(s);
+	if (!session_done(s) && (revents & (POLLIN | POLLERR | POLLHUP)))
+		on_readable(s);
+}
+
+/* The time (monotonic s) at which s gives up: the global deadline, or the
+ * shorter wait for the reply to QUIT. */
+static double session_deadline(const struct session *s, double deadline)
+{
+	if (s->step == STEP_QUIT && s->quit_deadline > 0 && s->quit_deadline < deadline)
+		return s->quit_deadline;
+	return deadline;
+}
+
+/* A session's own deadline passed. Waiting for the reply to QUIT is not
+ * worth failing the check: everything that matters was already said. */
+static void on_deadline(struct session *s)
+{
+	if (s->step == STEP_QUIT)
+		finish(s, SESS_COMPLETE, 0);
+	else
+		finish(s, SESS_TIMEOUT, 0);
+}
+
+void session_run(struct session *const *ss, size_t n, double deadline)
+{
+	struct pollfd *pfd = calloc(n ? n : 1, sizeof *pfd);
+	size_t *idx = calloc(n ? n : 1, sizeof *idx);
+
+	if (pfd == NULL || idx == NULL) {
+		for (size_t i = 0; i < n; i++)
+			if (!session_done(ss[i]))
+				finish(ss[i], SESS_NOMEM, 0);
+		free(pfd);
+		free(idx);
+		return;
+	}
+	for (;;) {
+		double now = session_now();
+		double next = deadline;
+		size_t m = 0;
+		int ms, rc;
+
+		for (size_t i = 0; i < n; i++) {
+			struct session *s = ss[i];
+			double d;
+			if (session_done(s))
+				continue;
+			d = session_deadline(s, deadline);
+			if (now >= d) {
+				on_deadline(s);
+				continue;
+			}
+			if (d < next)
+				next = d;
+			pfd[m].fd = s->fd;
+			pfd[m].events = wanted_events(s);
+			pfd[m].revents = 0;
+			idx[m++] = i;
+		}
+		if (m == 0)
+			break;
+		ms = (int)((next - now) * 1000.0) + 1;
+		rc = poll(pfd, m, ms);
+		if (rc < 0 && errno != EINTR)
+			break; /* cannot happen with valid arguments; the deadline check ends it */
+		for (size_t k = 0; rc > 0 && k < m; k++)
+			if (pfd[k].revents)
+				on_events(ss[idx[k]], pfd[k].revents);
+	}
+	/* only reached with sessions left if poll itself failed */
+	for (size_t i = 0; i < n; i++)
+		if (!session_done(ss[i]))
+			finish(ss[i], SESS_IO_ERROR, errno);
+	free(pfd);
+	free(idx);
+}

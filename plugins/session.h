@@ -1,1 +1,125 @@
-/* placeholder */
+/*
+ * session.h - one SMTP probe conversation as a non-blocking state machine:
+ * connect, greeting, EHLO (HELO only to confirm an EHLO failure), QUIT.
+ *
+ * A session never blocks and never parses by hand: bytes read from the
+ * socket go to libsmtpfixup's reply parser, replies come back out. The run
+ * loop (session_run) drives any number of sessions with one poll() and one
+ * deadline, so checking many hosts at once is the same code as checking one.
+ * Every read is bounded in bytes (SF_CONN_BYTES_MAX per connection) and in
+ * time (the deadline); every command goes out in one write.
+ */
+#ifndef SESSION_H
+#define SESSION_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "sf_reply.h"
+
+/* Where a session is in the conversation. */
+enum session_step {
+	STEP_IDLE = 0,   /* not started */
+	STEP_CONNECT,    /* non-blocking connect in progress */
+	STEP_GREETING,   /* waiting for the 220 greeting */
+	STEP_EHLO,       /* EHLO sent (or being sent), waiting for its reply */
+	STEP_HELO,       /* HELO sent after a failed EHLO, waiting for its reply */
+	STEP_QUIT,       /* QUIT sent, waiting for 221 or the close */
+	STEP_DONE        /* finished; see outcome */
+};
+
+/* How a session ended. Everything but SESS_COMPLETE is a failure to have
+ * the conversation; what the replies mean is the verdict's business. */
+enum session_outcome {
+	SESS_RUNNING = 0,     /* not finished */
+	SESS_COMPLETE,        /* conversation held to the end (QUIT sent) */
+	SESS_CONNECT_FAILED,  /* connect() failed: refused, unreachable... (errno kept) */
+	SESS_TIMEOUT,         /* the deadline passed in the step recorded in failed_step */
+	SESS_RESET,           /* the peer reset the connection */
+	SESS_CLOSED,          /* the peer closed before the conversation ended */
+	SESS_PROTOCOL,        /* the peer broke the reply grammar (not SMTP?) */
+	SESS_TOO_MUCH,        /* the peer sent more than SF_CONN_BYTES_MAX */
+	SESS_UNSOLICITED,     /* a reply arrived before the command it would answer */
+	SESS_IO_ERROR,        /* another socket error (errno kept) */
+	SESS_NOMEM            /* out of memory */
+};
+
+/* Read-only settings shared by sessions. */
+struct session_config {
+	const char *ehlo_name; /* the name sent in EHLO and HELO */
+	double quit_wait;      /* at most this long (s) for the reply to QUIT */
+};
+
+/* Timestamps (seconds on the monotonic clock); 0 = not reached. */
+struct session_times {
+	double start;        /* connect() called */
+	double connected;    /* TCP connection established */
+	double greeting;     /* greeting complete */
+	double ehlo_sent;    /* EHLO written */
+	double ehlo_done;    /* EHLO reply complete */
+	double end;          /* session finished */
+};
+
+#define SESSION_OUT_MAX 600   /* one command line: RFC 5321 4.5.3.1.4 caps it at 512 */
+#define SESSION_TRANSCRIPT_MAX 64 /* lines kept for -v */
+
+/* One conversation. Fill addr, addrlen and cfg, call session_init(), then
+ * session_start(); the fields below "results" are valid once done. */
+struct session {
+	/* set by the caller */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	const struct session_config *cfg;
+
+	/* private state */
+	int fd;
+	enum session_step step;
+	struct sf_parser *parser;
+	char out[SESSION_OUT_MAX]; /* command being written */
+	size_t outlen, outoff;
+	unsigned long reads;       /* read() calls that returned data */
+	unsigned long cmd_read_seq;/* value of reads when the last command went out */
+	size_t pending_at_send;    /* octets of a reply already begun when it went out */
+	double quit_deadline;
+
+	/* results */
+	enum session_outcome outcome;
+	enum session_step failed_step; /* the step the failure happened in */
+	int sys_errno;                 /* errno for CONNECT_FAILED, IO_ERROR */
+	enum sf_perr perr;             /* for PROTOCOL */
+	char perr_line[96];            /* start of the offending line, raw, NUL-terminated */
+	size_t perr_line_len;
+	size_t pending_at_close;       /* octets of an unfinished reply when the peer closed */
+	size_t bytes_in;
+	struct sf_reply *greeting, *ehlo, *helo, *quit;
+	struct session_times t;
+	/* transcript for -v: "C: ..." / "S: ..." lines, raw */
+	char *transcript[SESSION_TRANSCRIPT_MAX];
+	size_t ntranscript;
+};
+
+/* Prepare s for use: no socket, no results. cfg must outlive s. */
+void session_init(struct session *s, const struct session_config *cfg);
+
+/* Start the connection (non-blocking). On immediate failure the session is
+ * done with SESS_CONNECT_FAILED. now: monotonic seconds. */
+void session_start(struct session *s, double now);
+
+/* 1 if s has finished. */
+int session_done(const struct session *s);
+
+/* Release everything s holds (socket, parser, replies, transcript). The
+ * session can then be initialised again. */
+void session_cleanup(struct session *s);
+
+/* Human words for a step, e.g. "waiting for the greeting". */
+const char *session_step_words(enum session_step step);
+
+/* Drive sessions until all are done or the deadline (monotonic seconds)
+ * passes; sessions still running then end with SESS_TIMEOUT. */
+void session_run(struct session *const *ss, size_t n, double deadline);
+
+/* Monotonic clock in seconds. */
+double session_now(void);
+
+#endif /* SESSION_H */
