@@ -1,3 +1,700 @@
-#!/bin/sh
-# placeholder: being written
-exit 0
+#!/bin/bash
+# tests/integration.sh - the built plugin against scripted peers on
+# loopback (tests/peers/*.txt played by tests/smtp-peer): clean servers,
+# masking boxes, refusals, silence, garbage, resets. Each case checks the
+# exit code, the first line, the perfdata and, from the peer's log, what
+# the plugin said (EHLO in one line, HELO only after a failed EHLO, QUIT).
+#
+#   tests/integration.sh [CASE...]     (all cases when none is named)
+#
+# Prints "ok NAME" or "not ok NAME: reason" for each case, then
+# "N passed, M failed"; exits 1 if any failed.
+
+# shellcheck source=tests/lib.sh
+. "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
+
+for bin in "$PLUGIN" "$PEER"; do
+	if [ ! -x "$bin" ]; then
+		echo "not built: $bin" >&2
+		exit 99
+	fi
+done
+
+# The plugin's options that set the state of a kind of finding.
+OPT_BANNER=--banner-masked
+OPT_EXT_MASKED=--ext-masked
+OPT_EHLO_REFUSED=--ehlo-refused
+OPT_EHLO_NOOP=--ehlo-noop
+OPT_EXT_MISSING=--ext-missing
+OPT_EXT_INCONSISTENT=--ext-inconsistent
+OPT_FINGERPRINT=--fingerprint
+
+# What the plugin must send, each a whole line (CRLF removed by the peer).
+EHLO_LINE="EHLO probe\\.example\\.net"
+HELO_LINE="HELO probe\\.example\\.net"
+QUIT_LINE="QUIT"
+OK_FIRST='^SMTP FIXUP OK - '
+WARN_FIRST='^SMTP FIXUP WARNING - '
+CRIT_FIRST='^SMTP FIXUP CRITICAL - '
+UNKNOWN_FIRST='^SMTP FIXUP UNKNOWN - '
+# Key phrases of the summary.
+MASKED_EXT='ESMTP extensions? masked'
+BANNER_MASKED='(greeting|banner)[^;|]* masked'
+ASA='ASA'
+PIX='PIX'
+
+# Checks every conversation shares: perfdata shape, CRLF line ends, each
+# command whole in one line.
+common_checks() {
+	expect_perfdata_wellformed
+	expect_no_log 'bare LF|was cut|had no end'
+}
+
+# A clean server: OK naming the host and the count, nothing masked, and the
+# plugin said exactly EHLO then QUIT.
+clean_case() {
+	local script=$1 n=$2
+	shift 2
+	peer_start "$script"
+	probe "$@"
+	peer_finish
+	expect_rc 0
+	expect_first "${OK_FIRST}127\\.0\\.0\\.1:$PEER_PORT"
+	expect_first "(^|[^0-9.])$n (ESMTP )?extensions"
+	expect_first_not 'mask|PIX|ASA|refused|NOOP'
+	expect_perf extensions "$n"
+	expect_perf masked_extensions 0
+	expect_perf banner_masked 0
+	expect_perf_range time 0 2
+	common_checks
+	expect_client_lines "$EHLO_LINE" "$QUIT_LINE"
+	expect_peer_rc 0
+}
+
+# ---- clean servers ---------------------------------------------------
+
+case_clean_postfix() {
+	clean_case clean-postfix 10
+	expect_output '^Extensions \(10\):.*STARTTLS.*CHUNKING'
+}
+
+case_clean_exim() {
+	clean_case clean-exim 8
+}
+
+case_clean_exchange() {
+	clean_case clean-exchange 14
+}
+
+case_clean_sendmail() {
+	clean_case clean-sendmail 11
+}
+
+case_greeting_multiline() {
+	clean_case greeting-multiline 5
+}
+
+case_decorated_banner() {
+	clean_case decorated-banner 6
+}
+
+case_x_extensions() {
+	clean_case x-extensions 10
+}
+
+# -v adds the transcript; the verdict does not change.
+case_verbose() {
+	clean_case clean-postfix 10 -v
+	expect_output "$EHLO_LINE"
+	expect_output '250 CHUNKING'
+}
+
+# Without -F the plugin still sends one EHLO with some name.
+case_default_fqdn() {
+	peer_start clean-postfix
+	run_plugin 7 -H 127.0.0.1 -p "$PEER_PORT" -t 5
+	peer_finish
+	expect_rc 0
+	expect_first "$OK_FIRST"
+	expect_client_lines "EHLO [A-Za-z0-9][A-Za-z0-9.-]*|EHLO \\[[0-9a-fA-F.:]+\\]" "$QUIT_LINE"
+	expect_peer_rc 0
+}
+
+case_ipv6() {
+	if ! "$PEER" --script "$PEERS_DIR/silent.txt" --listen ::1 --connections 0 \
+		--max-seconds 1 --port-file "$WORK/ipv6-probe.port" 2>/dev/null; then
+		case_skip "no IPv6 loopback here"
+		return
+	fi
+	peer_start clean-postfix --listen ::1
+	run_plugin 7 -6 -H ::1 -p "$PEER_PORT" -F "$FQDN" -t 5
+	peer_finish
+	expect_rc 0
+	expect_first "$OK_FIRST"
+	expect_perf extensions 10
+	common_checks
+	expect_client_lines "$EHLO_LINE" "$QUIT_LINE"
+	expect_log '^# connection 1 from ::1$'
+	expect_peer_rc 0
+}
+
+# ---- required extensions ---------------------------------------------
+
+case_require_missing() {
+	peer_start clean-sendmail
+	probe -R CHUNKING
+	peer_finish
+	expect_rc 2
+	expect_first "${CRIT_FIRST}.*CHUNKING"
+	expect_first_not 'mask'
+	expect_perf extensions 11
+	common_checks
+	expect_client_lines "$EHLO_LINE" "$QUIT_LINE"
+	expect_peer_rc 0
+}
+
+# Required extensions that are there, named in any case: OK.
+case_require_present() {
+	peer_start clean-postfix
+	probe -R starttls,8BITMIME,Chunking
+	peer_finish
+	expect_rc 0
+	expect_first "$OK_FIRST"
+	expect_peer_rc 0
+}
+
+# One of several missing is enough, and only that one is named; the state
+# can be lowered.
+case_require_missing_warning() {
+	peer_start clean-exim
+	probe -R STARTTLS,SMTPUTF8 "$OPT_EXT_MISSING=warning"
+	peer_finish
+	expect_rc 1
+	expect_first "${WARN_FIRST}.*SMTPUTF8"
+	expect_first_not 'STARTTLS'
+	expect_peer_rc 0
+}
+
+# ---- SMTP inspection boxes -------------------------------------------
+
+case_asa() {
+	peer_start asa
+	probe
+	peer_finish
+	expect_rc 2
+	expect_first "${CRIT_FIRST}2 of 9 $MASKED_EXT"
+	expect_first "$BANNER_MASKED"
+	expect_first "$ASA"
+	expect_perf extensions 9
+	expect_perf masked_extensions 2
+	expect_perf banner_masked 1
+	common_checks
+	expect_output 'XXXXXXXA'
+	expect_output 'XXXXXXXB'
+	expect_output 'no inspect esmtp'
+	expect_client_lines "$EHLO_LINE" "$QUIT_LINE"
+	expect_peer_rc 0
+}
+
+# The same box, its replies read one octet at a time.
+case_asa_dripped() {
+	peer_start asa-dripped
+	probe
+	peer_finish
+	expect_rc 2
+	expect_first "${CRIT_FIRST}2 of 9 $MASKED_EXT"
+	expect_perf masked_extensions 2
+	expect_perf banner_masked 1
+	expect_perf_range time_banner 0.05 3
+	common_checks
+	expect_client_lines "$EHLO_LINE" "$QUIT_LINE"
+	expect_peer_rc 0
+}
+
+# Masked extensions alone are CRITICAL (the banner finding set to ok).
+case_asa_extensions_only() {
+	peer_start asa
+	probe "$OPT_BANNER=ok"
+	peer_finish
+	expect_rc 2
+	expect_first "${CRIT_FIRST}.*$MASKED_EXT"
+	expect_perf masked_extensions 2
+	expect_peer_rc 0
+}
+
+# State overrides: masked extensions lowered to warning, banner to ok.
+case_asa_overrides_warning() {
+	peer_start asa
+	probe "$OPT_BANNER=ok" "$OPT_EXT_MASKED=warning"
+	peer_finish
+	expect_rc 1
+	expect_first "${WARN_FIRST}.*$MASKED_EXT"
+	expect_perf masked_extensions 2
+	expect_peer_rc 0
+}
+
+# Both findings set to ok: OK, and the perfdata still tells the truth.
+case_asa_overrides_ok() {
+	peer_start asa
+	probe "$OPT_BANNER=ok" "$OPT_EXT_MASKED=ok"
+	peer_finish
+	expect_rc 0
+	expect_first "$OK_FIRST"
+	expect_perf masked_extensions 2
+	expect_perf banner_masked 1
+	expect_peer_rc 0
+}
+
+# A banner finding can also be raised.
+case_asa_banner_critical() {
+	peer_start asa
+	probe "$OPT_EXT_MASKED=ok" "$OPT_BANNER=critical"
+	peer_finish
+	expect_rc 2
+	expect_first "${CRIT_FIRST}.*$BANNER_MASKED"
+	expect_peer_rc 0
+}
+
+case_pix6() {
+	peer_start pix6
+	probe
+	peer_finish
+	expect_rc 2
+	expect_first "${CRIT_FIRST}EHLO refused"
+	expect_first "$BANNER_MASKED"
+	expect_first "$PIX"
+	expect_perf banner_masked 1
+	expect_perf masked_extensions 0
+	expect_perf extensions 0
+	common_checks
+	expect_output 'XXXX probe\.example\.net'
+	expect_output 'no fixup protocol smtp'
+	expect_client_lines "$EHLO_LINE" "$HELO_LINE" "$QUIT_LINE"
+	expect_peer_rc 0
+}
+
+# The refused EHLO alone is CRITICAL; set to ok, nothing is left.
+case_pix6_ehlo_refused_only() {
+	peer_start pix6
+	probe "$OPT_BANNER=ok"
+	peer_finish
+	expect_rc 2
+	expect_first "${CRIT_FIRST}EHLO refused"
+	expect_peer_rc 0
+	case_end
+	case_begin pix6-all-ok
+	peer_start pix6
+	probe "$OPT_BANNER=ok" "$OPT_EHLO_REFUSED=ok"
+	peer_finish
+	expect_rc 0
+	expect_first "$OK_FIRST"
+	expect_perf banner_masked 1
+	expect_peer_rc 0
+}
+
+# A banner masked PIX style is a WARNING by default.
+case_pix6_banner_warning() {
+	peer_start pix6
+	probe "$OPT_EHLO_REFUSED=ok"
+	peer_finish
+	expect_rc 1
+	expect_first "${WARN_FIRST}.*$BANNER_MASKED"
+	expect_perf banner_masked 1
+	expect_peer_rc 0
+}
+
+case_pix_noop() {
+	peer_start pix-noop
+	probe
+	peer_finish
+	expect_rc 2
+	expect_first "${CRIT_FIRST}EHLO [^;]*NOOP"
+	expect_first "$BANNER_MASKED"
+	expect_first "$PIX"
+	expect_perf banner_masked 1
+	expect_perf extensions 0
+	common_checks
+	expect_output '250 2\.0\.0 Ok'
+	expect_client_lines "$EHLO_LINE" "$HELO_LINE" "$QUIT_LINE"
+	expect_peer_rc 0
+}
+
+case_pix_noop_only() {
+	peer_start pix-noop
+	probe "$OPT_BANNER=ok"
+	peer_finish
+	expect_rc 2
+	expect_first "${CRIT_FIRST}EHLO [^;]*NOOP"
+	expect_peer_rc 0
+	case_end
+	case_begin pix-noop-lowered
+	peer_start pix-noop
+	probe "$OPT_BANNER=ok" "$OPT_EHLO_NOOP=warning"
+	peer_finish
+	expect_rc 1
+	expect_first "${WARN_FIRST}EHLO [^;]*NOOP"
+	expect_peer_rc 0
+}
+
+case_pix4_cmap() {
+	peer_start pix4-cmap
+	probe
+	peer_finish
+	expect_rc 2
+	expect_first "${CRIT_FIRST}EHLO refused"
+	expect_first 'cmap'
+	expect_perf banner_masked 1
+	common_checks
+	expect_client_lines "$EHLO_LINE" "$HELO_LINE" "$QUIT_LINE"
+	expect_peer_rc 0
+	case_end
+	case_begin pix4-cmap-banner-only
+	peer_start pix4-cmap
+	probe "$OPT_EHLO_REFUSED=ok"
+	peer_finish
+	expect_rc 1
+	expect_first "${WARN_FIRST}.*cmap"
+	expect_perf banner_masked 1
+	expect_output 'PIX 4'
+	expect_peer_rc 0
+}
+
+# BINARYMIME without CHUNKING: WARNING by default, and adjustable.
+case_inconsistent() {
+	peer_start inconsistent
+	probe
+	peer_finish
+	expect_rc 1
+	expect_first "${WARN_FIRST}.*BINARYMIME.*CHUNKING"
+	expect_perf masked_extensions 0
+	expect_perf extensions 7
+	common_checks
+	expect_client_lines "$EHLO_LINE" "$QUIT_LINE"
+	expect_peer_rc 0
+	case_end
+	case_begin inconsistent-critical
+	peer_start inconsistent
+	probe "$OPT_EXT_INCONSISTENT=critical"
+	peer_finish
+	expect_rc 2
+	expect_first "${CRIT_FIRST}.*BINARYMIME"
+	expect_peer_rc 0
+	case_end
+	case_begin inconsistent-ok
+	peer_start inconsistent
+	probe "$OPT_EXT_INCONSISTENT=ok"
+	peer_finish
+	expect_rc 0
+	expect_first "$OK_FIRST"
+	expect_peer_rc 0
+}
+
+# A Check Point banner: noted, OK by default, and adjustable.
+case_fingerprint() {
+	peer_start checkpoint
+	probe
+	peer_finish
+	expect_rc 0
+	expect_first "${OK_FIRST}.*Check ?Point"
+	expect_perf banner_masked 0
+	expect_peer_rc 0
+	case_end
+	case_begin fingerprint-warning
+	peer_start checkpoint
+	probe "$OPT_FINGERPRINT=warning"
+	peer_finish
+	expect_rc 1
+	expect_first "${WARN_FIRST}.*Check ?Point"
+	expect_peer_rc 0
+}
+
+# ---- response time ---------------------------------------------------
+
+case_slow_banner() {
+	peer_start slow-banner
+	probe -w 1 -c 5
+	peer_finish
+	expect_rc 1
+	expect_first "$WARN_FIRST"
+	expect_perf_range time 1.15 3
+	expect_perf_range time_banner 1.1 3
+	expect_perf extensions 3
+	expect_elapsed_min 1150
+	expect_peer_rc 0
+	case_end
+	case_begin slow-banner-critical
+	peer_start slow-banner
+	probe -w 0.5 -c 1
+	peer_finish
+	expect_rc 2
+	expect_first "$CRIT_FIRST"
+	expect_peer_rc 0
+	case_end
+	case_begin slow-banner-within
+	peer_start slow-banner
+	probe -w 3 -c 5
+	peer_finish
+	expect_rc 0
+	expect_first "$OK_FIRST"
+	expect_peer_rc 0
+}
+
+# ---- servers that refuse or fail -------------------------------------
+
+# 554 in the greeting: the plugin says QUIT and nothing else (RFC 5321 3.1).
+case_greeting_554() {
+	peer_start greeting-554
+	probe
+	peer_finish
+	expect_rc 2
+	expect_first "${CRIT_FIRST}.*refuses.*554"
+	expect_elapsed_max 2000
+	expect_perfdata_wellformed
+	expect_client_lines "$QUIT_LINE"
+	expect_peer_rc 0
+}
+
+case_greeting_421() {
+	peer_start greeting-421
+	probe
+	peer_finish
+	expect_rc 2
+	expect_first "${CRIT_FIRST}.*421"
+	expect_elapsed_max 2000
+	expect_perfdata_wellformed
+	expect_no_log '^C: (EHLO|HELO)'
+}
+
+# Nothing listens: refused at once.
+case_refused() {
+	peer_start silent --connections 0
+	probe
+	expect_rc 2
+	expect_first "${CRIT_FIRST}.*refused"
+	expect_elapsed_max 2000
+	expect_perfdata_wellformed
+	kill "$PEER_PID" 2>/dev/null
+	wait "$PEER_PID" 2>/dev/null
+	PEER_PID=
+}
+
+# A silent peer: CRITICAL at the timeout, not later.
+case_silent() {
+	peer_start silent
+	T=2 probe
+	peer_finish
+	expect_rc 2
+	expect_first "${CRIT_FIRST}no answer.*greeting"
+	expect_elapsed_min 1900
+	expect_elapsed_max 3000
+	expect_perf_range time 1.9 2.5
+	expect_perfdata_wellformed
+	expect_no_log '^C: '
+	expect_log 'closed by the client'
+}
+
+case_close_after_greeting() {
+	peer_start close-after-greeting
+	probe
+	peer_finish
+	expect_rc 2
+	expect_first "${CRIT_FIRST}.*closed"
+	expect_elapsed_max 2000
+	expect_perfdata_wellformed
+	expect_log "^C: $EHLO_LINE\$"
+	expect_no_log '^C: HELO'
+}
+
+case_garbage_ssh() {
+	peer_start garbage-ssh
+	probe
+	peer_finish
+	expect_rc 2
+	expect_first "${CRIT_FIRST}.*not speak SMTP.*SSH-2\\.0"
+	expect_elapsed_max 2000
+	expect_perfdata_wellformed
+	expect_no_log '^C: (EHLO|HELO)'
+}
+
+case_garbage_http() {
+	peer_start garbage-http
+	probe
+	peer_finish
+	expect_rc 2
+	expect_first "${CRIT_FIRST}.*not speak SMTP.*HTTP/1\\.1"
+	expect_elapsed_max 2000
+	expect_perfdata_wellformed
+	expect_no_log '^C: (EHLO|HELO)'
+}
+
+case_reset_mid_reply() {
+	peer_start reset-mid-reply
+	probe
+	peer_finish
+	expect_rc 2
+	expect_first "${CRIT_FIRST}.*reset.*EHLO"
+	expect_elapsed_max 2000
+	expect_perfdata_wellformed
+	expect_log "^C: $EHLO_LINE\$"
+	expect_no_log '^C: HELO'
+}
+
+# 421 to EHLO: the server ends the session; no HELO after it.
+case_ehlo_421() {
+	peer_start ehlo-421
+	probe
+	peer_finish
+	expect_rc 2
+	expect_first "${CRIT_FIRST}.*421"
+	expect_elapsed_max 2000
+	expect_perfdata_wellformed
+	expect_client_lines "$EHLO_LINE"
+	expect_peer_rc 0
+}
+
+# EHLO refused with no X echo: CRITICAL by default, HELO tried, and no
+# claim that a firewall X-ed the command.
+case_ehlo_502() {
+	peer_start ehlo-502
+	probe
+	peer_finish
+	expect_rc 2
+	expect_first "${CRIT_FIRST}EHLO refused"
+	expect_first_not "X's|XXXX|PIX|ASA"
+	expect_perf banner_masked 0
+	expect_perf extensions 0
+	common_checks
+	expect_client_lines "$EHLO_LINE" "$HELO_LINE" "$QUIT_LINE"
+	expect_peer_rc 0
+}
+
+# No EHLO reply: CRITICAL at the timeout, naming the step.
+case_ehlo_silent() {
+	peer_start ehlo-silent
+	T=2 probe
+	peer_finish
+	expect_rc 2
+	expect_first "${CRIT_FIRST}.*EHLO"
+	expect_elapsed_min 1900
+	expect_elapsed_max 3000
+	expect_perfdata_wellformed
+	expect_perf time_ehlo U
+	expect_client_lines "$EHLO_LINE"
+}
+
+# No answer to QUIT: the verdict stands (OK) and the wait for 221 is short.
+case_quit_silent() {
+	peer_start quit-silent
+	probe
+	peer_finish
+	expect_rc 0
+	expect_first "${OK_FIRST}.*[^0-9]2 (ESMTP )?extensions"
+	expect_elapsed_max 2500
+	expect_client_lines "$EHLO_LINE" "$QUIT_LINE"
+	expect_peer_rc 0
+}
+
+# ---- bad options -----------------------------------------------------
+
+case_bad_options() {
+	local -a bad=(
+		"-p 25"
+		"-H 127.0.0.1 -p notaport"
+		"-H 127.0.0.1 -p 70000"
+		"-H 127.0.0.1 -p -1"
+		"-H 127.0.0.1 -t 0"
+		"-H 127.0.0.1 -t abc"
+		"-H 127.0.0.1 -w fast"
+		"-H 127.0.0.1 -c 1x"
+		"-H 127.0.0.1 $OPT_BANNER=maybe"
+		"-H 127.0.0.1 $OPT_EXT_MASKED="
+		"-H 127.0.0.1 -R"
+		"-H 127.0.0.1 --no-such-option"
+	)
+	local args i=0
+	for args in "${bad[@]}"; do
+		i=$((i + 1))
+		if [ $i -eq 1 ]; then
+			CASE="bad-options-1"
+		else
+			case_begin "bad-options-$i"
+		fi
+		# shellcheck disable=SC2086 # the arguments are meant to split
+		run_plugin 5 $args
+		expect_rc 3
+		expect_first "$UNKNOWN_FIRST"
+		expect_elapsed_max 2000
+		FAILS=("${FAILS[@]/#/[$args] }")
+		if [ $i -lt ${#bad[@]} ]; then
+			case_end
+		fi
+	done
+}
+
+# ---- the peer's own checks (so a broken peer cannot pass as a plugin bug)
+
+# The peer fails a client that does not say what the script expects.
+case_peer_detects_mismatch() {
+	# clean-postfix expects EHLO then QUIT; a client that connects and
+	# leaves must make the peer fail.
+	peer_start clean-postfix
+	if exec 3<>"/dev/tcp/127.0.0.1/$PEER_PORT"; then
+		exec 3<&-
+	else
+		fail "cannot connect with bash /dev/tcp"
+	fi
+	peer_finish
+	expect_peer_rc 1
+	expect_log '^# MISMATCH'
+	case_end
+	# A client that sends the wrong command.
+	case_begin peer-detects-wrong-line
+	peer_start greeting-554
+	if exec 3<>"/dev/tcp/127.0.0.1/$PEER_PORT"; then
+		printf 'EHLO x\r\n' >&3
+		exec 3<&-
+	else
+		fail "cannot connect with bash /dev/tcp"
+	fi
+	peer_finish
+	expect_peer_rc 1
+	expect_log '^C: EHLO x$'
+	expect_log '^# MISMATCH .*does not start'
+}
+
+ALL_CASES=(
+	clean_postfix clean_exim clean_exchange clean_sendmail greeting_multiline
+	decorated_banner x_extensions verbose default_fqdn ipv6
+	require_missing require_present require_missing_warning
+	asa asa_dripped asa_extensions_only asa_overrides_warning asa_overrides_ok
+	asa_banner_critical
+	pix6 pix6_ehlo_refused_only pix6_banner_warning
+	pix_noop pix_noop_only pix4_cmap inconsistent fingerprint
+	slow_banner
+	greeting_554 greeting_421 refused silent close_after_greeting
+	garbage_ssh garbage_http reset_mid_reply ehlo_421 ehlo_502 ehlo_silent
+	quit_silent
+	bad_options
+	peer_detects_mismatch
+)
+
+if [ $# -gt 0 ]; then
+	CASES=("$@")
+else
+	CASES=("${ALL_CASES[@]}")
+fi
+
+for c in "${CASES[@]}"; do
+	c=${c//-/_}
+	if ! declare -F "case_$c" >/dev/null; then
+		echo "no such case: $c" >&2
+		exit 99
+	fi
+	case_begin "${c//_/-}"
+	"case_$c"
+	if [ -n "$CASE" ]; then
+		case_end
+	fi
+done
+
+finish
