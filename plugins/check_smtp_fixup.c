@@ -563,7 +563,8 @@ static void describe_failure(const struct config *cfg, const struct outcome *o,
 			 strerror(s->sys_errno));
 		break;
 	case SESS_TIMEOUT:
-		text_add(t, "no answer from %s (%s) within %g s, %s", target, o->addr_text,
+		text_add(t, "no %sanswer from %s (%s) within %g s, %s",
+			 s->pending_at_close ? "complete " : "", target, o->addr_text,
 			 cfg->timeout, session_step_words(s->failed_step));
 		break;
 	case SESS_RESET:
@@ -577,7 +578,7 @@ static void describe_failure(const struct config *cfg, const struct outcome *o,
 		break;
 	case SESS_PROTOCOL:
 		sf_escape(ev, sizeof ev, s->perr_line, s->perr_line_len);
-		text_add(t, "%s (%s) does not speak SMTP: %s %s (it sent \"%s\")", target,
+		text_add(t, "%s (%s) does not speak SMTP: %s, %s (it sent \"%s\")", target,
 			 o->addr_text, sf_perr_str(s->perr), session_step_words(s->failed_step), ev);
 		break;
 	case SESS_TOO_MUCH:
@@ -602,6 +603,24 @@ static void describe_failure(const struct config *cfg, const struct outcome *o,
 	}
 }
 
+/* When the check had what it needed: the last reply that matters, or the
+ * failure. The courtesy wait for the reply to QUIT is not response time. */
+static double check_end(const struct outcome *o)
+{
+	return o->sess.t.probe_done > 0 ? o->sess.t.probe_done : o->t_end;
+}
+
+/* The server ended the session itself (421) at some step. */
+static const struct sf_reply *closing_reply(const struct session *s)
+{
+	const struct sf_reply *r[3] = {s->ehlo, s->helo, s->quit};
+
+	for (int i = 0; i < 2; i++)
+		if (r[i] != NULL && r[i]->code == 421)
+			return r[i];
+	return NULL;
+}
+
 /* State of the conversation itself, before any finding. */
 static enum sf_state failure_state(const struct outcome *o)
 {
@@ -610,6 +629,8 @@ static enum sf_state failure_state(const struct outcome *o)
 	if (o->sess.outcome != SESS_COMPLETE)
 		return SF_CRITICAL;
 	if (o->sess.greeting != NULL && o->sess.greeting->code != 220)
+		return SF_CRITICAL;
+	if (closing_reply(&o->sess) != NULL)
 		return SF_CRITICAL;
 	return SF_OK;
 }
@@ -695,13 +716,16 @@ static void print_transcript(const struct session *s)
 	}
 }
 
-/* One time for perfdata: seconds with 6 decimals, "U" if not measured. */
-static void fmt_time(char *buf, size_t bufsz, double from, double to)
+/* One time for perfdata: seconds with 6 decimals, "U" if not measured.
+ * Returns the unit to print with it ("s", none for "U"). */
+static const char *fmt_time(char *buf, size_t bufsz, double from, double to)
 {
-	if (from > 0 && to >= from)
+	if (from > 0 && to >= from) {
 		snprintf(buf, bufsz, "%.6f", to - from);
-	else
-		snprintf(buf, bufsz, "U");
+		return "s";
+	}
+	snprintf(buf, bufsz, "U");
+	return "";
 }
 
 static void build_perfdata(const struct config *cfg, const struct outcome *o,
@@ -709,16 +733,17 @@ static void build_perfdata(const struct config *cfg, const struct outcome *o,
 {
 	const struct session_times *t = &o->sess.t;
 	char val[32];
+	const char *uom;
 
 	pd[0] = '\0';
-	fmt_time(val, sizeof val, o->t_begin, o->t_end);
-	sf_perfdata_append(pd, pdsz, "time", val, "s", cfg->warn, cfg->crit, "0", NULL);
-	fmt_time(val, sizeof val, t->start, t->connected);
-	sf_perfdata_append(pd, pdsz, "time_connect", val, "s", NULL, NULL, "0", NULL);
-	fmt_time(val, sizeof val, t->connected, t->greeting);
-	sf_perfdata_append(pd, pdsz, "time_banner", val, "s", NULL, NULL, "0", NULL);
-	fmt_time(val, sizeof val, t->ehlo_sent, t->ehlo_done);
-	sf_perfdata_append(pd, pdsz, "time_ehlo", val, "s", NULL, NULL, "0", NULL);
+	uom = fmt_time(val, sizeof val, o->t_begin, check_end(o));
+	sf_perfdata_append(pd, pdsz, "time", val, uom, cfg->warn, cfg->crit, "0", NULL);
+	uom = fmt_time(val, sizeof val, t->start, t->connected);
+	sf_perfdata_append(pd, pdsz, "time_connect", val, uom, NULL, NULL, "0", NULL);
+	uom = fmt_time(val, sizeof val, t->connected, t->greeting);
+	sf_perfdata_append(pd, pdsz, "time_banner", val, uom, NULL, NULL, "0", NULL);
+	uom = fmt_time(val, sizeof val, t->ehlo_sent, t->ehlo_done);
+	sf_perfdata_append(pd, pdsz, "time_ehlo", val, uom, NULL, NULL, "0", NULL);
 	if (v != NULL && o->sess.ehlo != NULL)
 		snprintf(val, sizeof val, "%u", v->extensions);
 	else
@@ -784,7 +809,7 @@ static enum sf_state report(const struct config *cfg, const struct outcome *o, t
 	char ev[EVIDENCE_MAX];
 	size_t order[SF_FIND__COUNT * 8 + SF_REQUIRE_MAX];
 	enum sf_state st = failure_state(o);
-	double total = o->t_end - o->t_begin;
+	double total = check_end(o) - o->t_begin;
 	int tstate;
 
 	target_name(cfg, target, sizeof target);
@@ -810,6 +835,11 @@ static enum sf_state report(const struct config *cfg, const struct outcome *o, t
 		text_add(&sum, "%s%s refuses the session: greeting \"%s\"", sum.len ? "; " : "",
 			 target, ev);
 	}
+	if (closing_reply(s) != NULL) {
+		const struct sf_reply *r = closing_reply(s);
+		sf_escape(ev, sizeof ev, r->lines[0].raw, r->lines[0].len);
+		text_add(&sum, "%s%s ended the session itself: \"%s\"", sum.len ? "; " : "", target, ev);
+	}
 	if (v != NULL)
 		st = sf_state_worst(st, summarize_findings(cfg, v, order, &sum));
 	tstate = get_status(total, thr);
@@ -819,8 +849,9 @@ static enum sf_state report(const struct config *cfg, const struct outcome *o, t
 			 total, tstate == SF_CRITICAL ? "critical" : "warning");
 	}
 	if (sum.len == 0) {
-		text_add(&sum, "%s (%s): no SMTP inspection seen, %u ESMTP extensions, %.3f s", target,
-			 o->addr_text, v ? v->extensions : 0, total);
+		unsigned next = v ? v->extensions : 0;
+		text_add(&sum, "%s (%s): no SMTP inspection seen, %u ESMTP extension%s, %.3f s", target,
+			 o->addr_text, next, next == 1 ? "" : "s", total);
 	}
 	if (v != NULL)
 		summarize_notes(cfg, v, &sum);

@@ -209,6 +209,15 @@ static void on_connected(struct session *s)
 	s->step = STEP_GREETING;
 }
 
+/* Everything the probe needs is in: say goodbye, briefly. */
+static void start_quit(struct session *s)
+{
+	s->t.probe_done = session_now();
+	s->step = STEP_QUIT;
+	s->quit_deadline = s->t.probe_done + s->cfg->quit_wait;
+	send_command(s, "QUIT", NULL);
+}
+
 /* 1 if an EHLO reply means EHLO did not work and HELO should confirm it. */
 static int ehlo_failed(const struct sf_reply *r)
 {
@@ -234,9 +243,7 @@ static void on_reply(struct session *s, struct sf_reply *r)
 		s->greeting = r;
 		s->t.greeting = session_now();
 		if (r->code != 220) {
-			s->step = STEP_QUIT;
-			s->quit_deadline = s->t.greeting + s->cfg->quit_wait;
-			send_command(s, "QUIT", NULL);
+			start_quit(s);
 			return;
 		}
 		s->step = STEP_EHLO;
@@ -270,12 +277,11 @@ static void on_reply(struct session *s, struct sf_reply *r)
 	}
 	if (r->code == 421) {
 		/* "service closing": the server ends the session itself */
+		s->t.probe_done = session_now();
 		finish(s, SESS_COMPLETE, 0);
 		return;
 	}
-	s->step = STEP_QUIT;
-	s->quit_deadline = session_now() + s->cfg->quit_wait;
-	send_command(s, "QUIT", NULL);
+	start_quit(s);
 }
 
 static void on_parse_error(struct session *s)
@@ -376,6 +382,8 @@ static double session_deadline(const struct session *s, double deadline)
  * worth failing the check: everything that matters was already said. */
 static void on_deadline(struct session *s)
 {
+	if (s->parser != NULL)
+		s->pending_at_close = sf_parser_pending(s->parser);
 	if (s->step == STEP_QUIT)
 		finish(s, SESS_COMPLETE, 0);
 	else

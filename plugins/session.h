@@ -57,6 +57,7 @@ struct session_times {
 	double greeting;     /* greeting complete */
 	double ehlo_sent;    /* EHLO written */
 	double ehlo_done;    /* EHLO reply complete */
+	double probe_done;   /* last reply the probe needs complete (QUIT not counted) */
 	double end;          /* session finished */
 };
 
@@ -89,7 +90,7 @@ struct session {
 	enum sf_perr perr;             /* for PROTOCOL */
 	char perr_line[96];            /* start of the offending line, raw, NUL-terminated */
 	size_t perr_line_len;
-	size_t pending_at_close;       /* octets of an unfinished reply when the peer closed */
+	size_t pending_at_close;       /* octets of an unfinished reply at the close or the timeout */
 	size_t bytes_in;
 	struct sf_reply *greeting, *ehlo, *helo, *quit;
 	struct session_times t;
