@@ -47,6 +47,7 @@ static char plugin_name[] = "check_smtp_fixup";
 
 #define PREFIX "SMTP FIXUP"
 #define DEFAULT_PORT "25"
+#define DEFAULT_TLS_PORT "465"
 #define DEFAULT_TIMEOUT 10.0
 #define TIMEOUT_MAX 3600.0
 #define HOST_MAX 255U
@@ -57,6 +58,13 @@ static char plugin_name[] = "check_smtp_fixup";
 #define QUIT_WAIT 1.0      /* seconds we wait for the reply to QUIT */
 #define ADDR_MAX 16U       /* addresses of one host we try in turn */
 
+/* A list of EHLO keywords given as options (-R, --tls-ignore). */
+struct kwlist {
+	char buf[SF_REQUIRE_MAX * (SF_EHLO_KEYWORD_MAX + 1)];
+	const char *word[SF_REQUIRE_MAX];
+	size_t n;
+};
+
 /* Options, filled once by parse_options(), then only read. */
 struct config {
 	char host[HOST_MAX + 1];
@@ -66,9 +74,12 @@ struct config {
 	char fqdn[FQDN_MAX + 1];
 	char *warn;             /* -w range text, or NULL */
 	char *crit;             /* -c range text, or NULL */
-	char require_buf[SF_REQUIRE_MAX * (SF_EHLO_KEYWORD_MAX + 1)];
-	const char *required[SF_REQUIRE_MAX];
-	size_t nrequired;
+	struct kwlist required;   /* -R */
+	struct kwlist tls_ignore; /* --tls-ignore (default STARTTLS,AUTH) */
+	int starttls;             /* -S */
+	int implicit_tls;         /* --tls */
+	int probe;                /* --probe */
+	int port_given;
 	enum sf_state state_of[SF_FIND__COUNT]; /* per kind, after overrides */
 	int verbose;
 };
@@ -78,7 +89,8 @@ struct config {
 void print_usage(void)
 {
 	printf("Usage:\n %s -H host [-p port] [-4|-6] [-t timeout] [-F fqdn]\n"
-	       "  [-w seconds] [-c seconds] [-R ext[,ext...]] [--KIND=STATE...]\n"
+	       "  [-w seconds] [-c seconds] [-R ext[,ext...]] [-S|--tls] [--probe]\n"
+	       "  [--tls-ignore=ext[,ext...]] [--KIND=STATE...]\n"
 	       "  [--extra-opts=[section][@file]] [-v]\n",
 	       progname);
 }
@@ -109,6 +121,17 @@ static void print_help(void)
 	       " -c, --critical=RANGE\n    Total response time (s) that gives CRITICAL\n"
 	       " -R, --require=EXT[,EXT...]\n"
 	       "    ESMTP extensions the server must offer (repeatable), e.g. STARTTLS,8BITMIME\n"
+	       " -S, --starttls\n"
+	       "    After EHLO, send STARTTLS, do the TLS handshake and EHLO again; extensions\n"
+	       "    offered inside TLS but missing outside were stripped by the path.\n"
+	       "    The certificate is not verified (this is not a certificate check)\n"
+	       " --tls\n    TLS from the first octet (implicit TLS; port 465 unless -p)\n"
+	       " --tls-ignore=EXT[,EXT...]\n"
+	       "    Extensions that may legitimately differ inside TLS (default: STARTTLS,AUTH)\n"
+	       " --probe\n"
+	       "    Also send commands a box rewrites or punishes but a server answers\n"
+	       "    harmlessly: BDAT 0 LAST outside a transaction, a NOOP longer than 512\n"
+	       "    octets, RSET. No mail is sent\n"
 	       " -v, --verbose\n    Add the SMTP transcript to the long output\n",
 	       DEFAULT_PORT, DEFAULT_TIMEOUT);
 	printf("\nState of each kind of finding (STATE: ok, warning, critical, unknown):\n");
@@ -276,34 +299,34 @@ static void set_fqdn(struct config *cfg, const char *arg)
 	memcpy(cfg->fqdn, arg, len + 1);
 }
 
-/* -R: comma-separated keywords, repeatable. */
-static void add_required(struct config *cfg, const char *arg)
+/* A comma-separated keyword list (-R, --tls-ignore); repeatable, adds up. */
+static void add_keywords(struct kwlist *l, const char *arg, const char *opt)
 {
 	char tmp[128];
 	const char *p = arg;
 	size_t used = 0;
 
-	for (size_t i = 0; i < cfg->nrequired; i++)
-		used += strlen(cfg->required[i]) + 1;
+	for (size_t i = 0; i < l->n; i++)
+		used += strlen(l->word[i]) + 1;
 	if (*arg == '\0')
-		usage_fail("empty extension list (-R)");
+		usage_fail("empty extension list (%s)", opt);
 	while (*p) {
 		size_t len = strcspn(p, ",");
 		char *slot;
 		if (len == 0 || len > SF_EHLO_KEYWORD_MAX || !sf_keyword_valid(p, len))
-			usage_fail("invalid extension name in -R: '%s'", shown(arg, tmp, sizeof tmp));
-		if (cfg->nrequired >= SF_REQUIRE_MAX)
-			usage_fail("too many extensions in -R (at most %u)", SF_REQUIRE_MAX);
-		slot = cfg->require_buf + used;
+			usage_fail("invalid extension name in %s: '%s'", opt, shown(arg, tmp, sizeof tmp));
+		if (l->n >= SF_REQUIRE_MAX)
+			usage_fail("too many extensions in %s (at most %u)", opt, SF_REQUIRE_MAX);
+		slot = l->buf + used;
 		memcpy(slot, p, len);
 		slot[len] = '\0';
 		used += len + 1;
-		cfg->required[cfg->nrequired++] = slot;
+		l->word[l->n++] = slot;
 		p += len;
 		if (*p == ',') {
 			p++;
 			if (*p == '\0')
-				usage_fail("invalid extension list in -R: '%s'", shown(arg, tmp, sizeof tmp));
+				usage_fail("invalid extension list in %s: '%s'", opt, shown(arg, tmp, sizeof tmp));
 		}
 	}
 }
@@ -333,7 +356,7 @@ static void default_fqdn(struct config *cfg)
 	snprintf(cfg->fqdn, sizeof cfg->fqdn, "%s", name);
 }
 
-enum { OPT_KIND_BASE = 1000, OPT_EXTRA_OPTS = 999 };
+enum { OPT_KIND_BASE = 1000, OPT_EXTRA_OPTS = 999, OPT_TLS = 998, OPT_PROBE = 997, OPT_TLS_IGNORE = 996 };
 
 static void parse_options(int argc, char **argv, struct config *cfg)
 {
@@ -348,6 +371,10 @@ static void parse_options(int argc, char **argv, struct config *cfg)
 		{"critical", required_argument, NULL, 'c'},
 		{"require", required_argument, NULL, 'R'},
 		{"verbose", no_argument, NULL, 'v'},
+		{"starttls", no_argument, NULL, 'S'},
+		{"tls", no_argument, NULL, OPT_TLS},
+		{"probe", no_argument, NULL, OPT_PROBE},
+		{"tls-ignore", required_argument, NULL, OPT_TLS_IGNORE},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{"extra-opts", optional_argument, NULL, OPT_EXTRA_OPTS},
@@ -355,7 +382,7 @@ static void parse_options(int argc, char **argv, struct config *cfg)
 	enum { NFIXED = sizeof fixed / sizeof fixed[0] };
 	struct option longopts[NFIXED + SF_FIND__COUNT + 1];
 	char tmp[64];
-	int c;
+	int c, tls_ignore_set = 0;
 
 	memcpy(longopts, fixed, sizeof fixed);
 	for (int k = 0; k < SF_FIND__COUNT; k++) {
@@ -371,19 +398,30 @@ static void parse_options(int argc, char **argv, struct config *cfg)
 	for (int k = 0; k < SF_FIND__COUNT; k++)
 		cfg->state_of[k] = sf_kind_info((enum sf_kind)k)->default_state;
 	default_fqdn(cfg);
+	add_keywords(&cfg->tls_ignore, "STARTTLS,AUTH", "--tls-ignore");
 
 	opterr = 0; /* we report bad options ourselves, on stdout */
-	while ((c = getopt_long(argc, argv, ":H:p:46t:F:w:c:R:vVh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":H:p:46t:F:w:c:R:SvVh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'H': set_host(cfg, optarg); break;
-		case 'p': set_port(cfg, optarg); break;
+		case 'p': set_port(cfg, optarg); cfg->port_given = 1; break;
 		case '4': cfg->family = AF_INET; break;
 		case '6': cfg->family = AF_INET6; break;
 		case 't': set_timeout(cfg, optarg); break;
 		case 'F': set_fqdn(cfg, optarg); break;
 		case 'w': set_range(&cfg->warn, optarg, "warning (-w)"); break;
 		case 'c': set_range(&cfg->crit, optarg, "critical (-c)"); break;
-		case 'R': add_required(cfg, optarg); break;
+		case 'R': add_keywords(&cfg->required, optarg, "-R"); break;
+		case 'S': cfg->starttls = 1; break;
+		case OPT_TLS: cfg->implicit_tls = 1; break;
+		case OPT_PROBE: cfg->probe = 1; break;
+		case OPT_TLS_IGNORE:
+			if (!tls_ignore_set) {
+				cfg->tls_ignore.n = 0; /* the first use replaces the default */
+				tls_ignore_set = 1;
+			}
+			add_keywords(&cfg->tls_ignore, optarg, "--tls-ignore");
+			break;
 		case 'v': cfg->verbose++; break;
 		case 'V':
 			printf("%s %s (libmonitoringplug from monitoring-plugins 2.4.0)\n", progname, SF_VERSION);
@@ -415,6 +453,10 @@ static void parse_options(int argc, char **argv, struct config *cfg)
 		usage_fail("unexpected argument '%s'", shown(argv[optind], tmp, sizeof tmp));
 	if (cfg->host[0] == '\0')
 		usage_fail("no host given: -H is required");
+	if (cfg->implicit_tls && cfg->starttls)
+		usage_fail("--tls (TLS from the start) and -S (STARTTLS) exclude each other");
+	if (cfg->implicit_tls && !cfg->port_given)
+		snprintf(cfg->port, sizeof cfg->port, "%s", DEFAULT_TLS_PORT);
 }
 
 /* ------------------------------------------------------------- network */
@@ -586,12 +628,20 @@ static void describe_failure(const struct config *cfg, const struct outcome *o,
 			 SF_CONN_BYTES_MAX, session_step_words(s->failed_step));
 		break;
 	case SESS_UNSOLICITED:
-		text_add(t, "%s (%s) sent a reply before the command it answers, %s", target,
-			 o->addr_text, session_step_words(s->failed_step));
+		if (s->failed_step == STEP_STARTTLS)
+			text_add(t, "%s (%s) sent clear-text data after agreeing to STARTTLS, before the TLS handshake (RFC 3207 5 forbids it)",
+				 target, o->addr_text);
+		else
+			text_add(t, "%s (%s) sent a reply before the command it answers, %s", target,
+				 o->addr_text, session_step_words(s->failed_step));
 		break;
 	case SESS_IO_ERROR:
 		text_add(t, "network error with %s (%s) %s: %s", target, o->addr_text,
 			 session_step_words(s->failed_step), strerror(s->sys_errno));
+		break;
+	case SESS_TLS_FAILED:
+		text_add(t, "TLS handshake with %s (%s) failed: %s", target, o->addr_text,
+			 s->tls_err);
 		break;
 	case SESS_NOMEM:
 		text_add(t, "out of memory");
@@ -819,8 +869,8 @@ static enum sf_state report(const struct config *cfg, const struct outcome *o, t
 		return SF_UNKNOWN;
 	}
 	if (s->greeting != NULL) {
-		struct sf_verdict_input in = {s->greeting, s->ehlo, s->helo, cfg->required,
-					      cfg->nrequired};
+		struct sf_verdict_input in = {s->greeting, s->ehlo, s->helo, cfg->required.word,
+					      cfg->required.n};
 		if (sf_verdict_make(&in, &v) != 0) {
 			printf("%s UNKNOWN - out of memory while judging the replies\n", PREFIX);
 			return SF_UNKNOWN;
@@ -920,8 +970,13 @@ int main(int argc, char **argv)
 		usage_fail("the -w/-c thresholds cannot be parsed");
 	arm_backstop(&cfg);
 
+	memset(&scfg, 0, sizeof scfg);
 	scfg.ehlo_name = cfg.fqdn;
 	scfg.quit_wait = QUIT_WAIT;
+	scfg.starttls = cfg.starttls;
+	scfg.implicit_tls = cfg.implicit_tls;
+	scfg.probe = cfg.probe;
+	scfg.sni = cfg.host;
 	out = calloc(1, sizeof *out);
 	if (out == NULL) {
 		printf("%s UNKNOWN - out of memory\n", PREFIX);
@@ -932,6 +987,7 @@ int main(int argc, char **argv)
 
 	session_cleanup(&out->sess);
 	free(out);
+	tls_unload();
 	free_thresholds(thr);
 	free_extra_opts(av, ac, argv, argc);
 	np_cleanup();

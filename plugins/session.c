@@ -67,6 +67,14 @@ const char *session_step_words(enum session_step step)
 		return "waiting for the EHLO reply";
 	case STEP_HELO:
 		return "waiting for the HELO reply";
+	case STEP_PROBE:
+		return "waiting for the reply to a probe command";
+	case STEP_STARTTLS:
+		return "waiting for the STARTTLS reply";
+	case STEP_HANDSHAKE:
+		return "during the TLS handshake";
+	case STEP_EHLO_TLS:
+		return "waiting for the EHLO reply inside TLS";
 	case STEP_QUIT:
 		return "waiting for the QUIT reply";
 	case STEP_DONE:
@@ -101,6 +109,8 @@ static void transcript_reply(struct session *s, const struct sf_reply *r)
 
 static void close_socket(struct session *s)
 {
+	tls_conn_free(s->tls);
+	s->tls = NULL;
 	if (s->fd >= 0) {
 		close(s->fd);
 		s->fd = -1;
@@ -128,10 +138,16 @@ void session_cleanup(struct session *s)
 	sf_reply_free(s->ehlo);
 	sf_reply_free(s->helo);
 	sf_reply_free(s->quit);
+	sf_reply_free(s->starttls_reply);
+	sf_reply_free(s->ehlo_tls);
+	for (size_t i = 0; i < SESSION_PROBES; i++) {
+		sf_reply_free(s->probe_reply[i]);
+		s->probe_reply[i] = NULL;
+	}
 	for (size_t i = 0; i < s->ntranscript; i++)
 		free(s->transcript[i]);
 	s->parser = NULL;
-	s->greeting = s->ehlo = s->helo = s->quit = NULL;
+	s->greeting = s->ehlo = s->helo = s->quit = s->starttls_reply = s->ehlo_tls = NULL;
 	s->ntranscript = 0;
 }
 
@@ -160,11 +176,44 @@ void session_start(struct session *s, double now)
 	}
 }
 
+/* Write through TLS; 1 to go on, 0 to wait or stop (state set). */
+static int flush_tls(struct session *s)
+{
+	size_t put = 0;
+
+	switch (tls_write(s->tls, s->out + s->outoff, s->outlen - s->outoff, &put)) {
+	case TLS_IO_OK:
+		s->outoff += put;
+		s->tls_want = 0;
+		return 1;
+	case TLS_IO_WANT_READ:
+		s->tls_want = POLLIN;
+		return 0;
+	case TLS_IO_WANT_WRITE:
+		s->tls_want = POLLOUT;
+		return 0;
+	case TLS_IO_CLOSED:
+		finish(s, SESS_CLOSED, 0);
+		return 0;
+	case TLS_IO_ERROR:
+	default:
+		snprintf(s->tls_err, sizeof s->tls_err, "%s", tls_error(s->tls));
+		finish(s, SESS_IO_ERROR, 0);
+		return 0;
+	}
+}
+
 /* Try to write what is left of the current command. */
 static void flush_out(struct session *s)
 {
 	while (s->outoff < s->outlen) {
-		ssize_t n = send(s->fd, s->out + s->outoff, s->outlen - s->outoff, MSG_NOSIGNAL);
+		ssize_t n;
+		if (s->tls != NULL) {
+			if (!flush_tls(s))
+				return;
+			continue;
+		}
+		n = send(s->fd, s->out + s->outoff, s->outlen - s->outoff, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -194,6 +243,8 @@ static void send_command(struct session *s, const char *verb, const char *arg)
 	flush_out(s);
 }
 
+static void start_handshake(struct session *s);
+
 static void on_connected(struct session *s)
 {
 	int err = 0;
@@ -206,7 +257,35 @@ static void on_connected(struct session *s)
 		return;
 	}
 	s->t.connected = session_now();
-	s->step = STEP_GREETING;
+	if (s->cfg->implicit_tls)
+		start_handshake(s);
+	else
+		s->step = STEP_GREETING;
+}
+
+void session_probe_command(size_t i, char *buf, size_t bufsz, const char **keyword)
+{
+	*keyword = NULL;
+	switch (i) {
+	case 0:
+		/* RFC 3030: outside a transaction a CHUNKING server answers 503;
+		 * an ASA X-es BDAT, so the server calls it unrecognised. */
+		snprintf(buf, bufsz, "BDAT 0 LAST");
+		*keyword = "CHUNKING";
+		break;
+	case 1: {
+		/* Longer than RFC 5321's 512: servers accept it, the default ASA
+		 * policy drops the connection. */
+		size_t n = (size_t)snprintf(buf, bufsz, "NOOP ");
+		while (n + 1 < bufsz && n < 5 + SESSION_PROBE_LONG_LEN)
+			buf[n++] = 'x';
+		buf[n] = '\0';
+		break;
+	}
+	default:
+		snprintf(buf, bufsz, "RSET");
+		break;
+	}
 }
 
 /* Everything the probe needs is in: say goodbye, briefly. */
@@ -218,12 +297,119 @@ static void start_quit(struct session *s)
 	send_command(s, "QUIT", NULL);
 }
 
+/* After a working EHLO: the probe commands, then STARTTLS, then QUIT. */
+static void after_ehlo(struct session *s)
+{
+	if (s->cfg->probe && s->probes_sent < SESSION_PROBES) {
+		char cmd[SESSION_OUT_MAX - 2];
+		const char *keyword;
+		session_probe_command(s->probes_sent, cmd, sizeof cmd, &keyword);
+		s->probes_sent++;
+		s->step = STEP_PROBE;
+		send_command(s, cmd, NULL);
+		return;
+	}
+	if (s->cfg->starttls && s->tls == NULL && !s->tls_tried) {
+		s->step = STEP_STARTTLS;
+		send_command(s, "STARTTLS", NULL);
+		return;
+	}
+	start_quit(s);
+}
+
+static void tls_failed(struct session *s, const char *why)
+{
+	s->tls_failed = 1;
+	snprintf(s->tls_err, sizeof s->tls_err, "%s", why);
+	transcript_add(s, "-- TLS handshake failed: ", why, strlen(why));
+	if (s->cfg->implicit_tls) {
+		finish(s, SESS_TLS_FAILED, 0);
+	} else {
+		s->t.probe_done = session_now();
+		finish(s, SESS_COMPLETE, 0); /* the verdict reports it */
+	}
+}
+
+static void start_handshake(struct session *s)
+{
+	char err[200];
+
+	s->tls_tried = 1;
+	s->step = STEP_HANDSHAKE;
+	s->t.tls_start = session_now();
+	s->tls = tls_conn_new(s->fd, s->cfg->sni, err, sizeof err);
+	if (s->tls == NULL) {
+		tls_failed(s, err);
+		return;
+	}
+	s->tls_want = POLLOUT; /* the ClientHello goes first */
+}
+
+/* Drive the handshake; on success go on with the conversation in TLS. */
+static void do_handshake(struct session *s)
+{
+	struct sf_parser *fresh;
+
+	switch (tls_handshake(s->tls)) {
+	case TLS_IO_OK:
+		break;
+	case TLS_IO_WANT_READ:
+		s->tls_want = POLLIN;
+		return;
+	case TLS_IO_WANT_WRITE:
+		s->tls_want = POLLOUT;
+		return;
+	case TLS_IO_CLOSED:
+	case TLS_IO_ERROR:
+	default:
+		tls_failed(s, tls_error(s->tls));
+		return;
+	}
+	s->tls_want = 0;
+	s->t.tls_done = session_now();
+	snprintf(s->tls_desc, sizeof s->tls_desc, "%s", tls_description(s->tls));
+	transcript_add(s, "-- TLS: ", s->tls_desc, strlen(s->tls_desc));
+	/* Nothing said in clear text may leak into the TLS conversation. */
+	fresh = sf_parser_new(NULL);
+	if (fresh == NULL) {
+		finish(s, SESS_NOMEM, 0);
+		return;
+	}
+	sf_parser_free(s->parser);
+	s->parser = fresh;
+	s->reads = 0;
+	s->cmd_read_seq = 0;
+	if (s->cfg->implicit_tls) {
+		s->step = STEP_GREETING;
+		return;
+	}
+	s->step = STEP_EHLO_TLS;
+	send_command(s, "EHLO", s->cfg->ehlo_name);
+}
+
 /* 1 if an EHLO reply means EHLO did not work and HELO should confirm it. */
 static int ehlo_failed(const struct sf_reply *r)
 {
 	if (r->code == 421)
 		return 0; /* the server is closing: nothing more to ask */
 	return r->code >= 400 || sf_reply_is_noop_like(r);
+}
+
+/* The reply to STARTTLS: 220 starts the handshake, anything else ends. */
+static void on_starttls_reply(struct session *s, struct sf_reply *r)
+{
+	s->starttls_reply = r;
+	if (r->code != 220) {
+		start_quit(s);
+		return;
+	}
+	/* RFC 3207 5: octets after the 220 and before the handshake would be
+	 * read as if they came through TLS (the STARTTLS injection flaw). */
+	if (sf_parser_pending(s->parser) > 0) {
+		finish(s, SESS_UNSOLICITED, 0);
+		return;
+	}
+	start_handshake(s);
 }
 
 /* A complete reply arrived: advance the conversation. Takes ownership of r. */
@@ -262,15 +448,25 @@ static void on_reply(struct session *s, struct sf_reply *r)
 	case STEP_HELO:
 		s->helo = r;
 		break;
+	case STEP_PROBE:
+		s->probe_reply[s->probes_sent - 1] = r;
+		break;
+	case STEP_STARTTLS:
+		on_starttls_reply(s, r);
+		return;
+	case STEP_EHLO_TLS:
+		s->ehlo_tls = r;
+		break;
 	case STEP_QUIT:
 		s->quit = r;
 		finish(s, SESS_COMPLETE, 0);
 		return;
 	case STEP_IDLE:
 	case STEP_CONNECT:
+	case STEP_HANDSHAKE:
 	case STEP_DONE:
 	default:
-		/* a reply cannot be parsed before the connection exists */
+		/* no reply can be parsed in these steps */
 		sf_reply_free(r);
 		finish(s, SESS_IO_ERROR, 0);
 		return;
@@ -281,7 +477,10 @@ static void on_reply(struct session *s, struct sf_reply *r)
 		finish(s, SESS_COMPLETE, 0);
 		return;
 	}
-	start_quit(s);
+	if (s->step == STEP_EHLO || s->step == STEP_PROBE)
+		after_ehlo(s);
+	else
+		start_quit(s);
 }
 
 static void on_parse_error(struct session *s)
@@ -300,60 +499,113 @@ static void on_parse_error(struct session *s)
 	finish(s, s->perr == SF_PERR_NOMEM ? SESS_NOMEM : SESS_PROTOCOL, 0);
 }
 
-/* The peer closed its side. */
-static void on_eof(struct session *s)
+/* The peer closed (or reset) its side. */
+static void on_eof(struct session *s, int reset)
 {
 	s->pending_at_close = sf_parser_pending(s->parser);
-	if (s->step == STEP_QUIT && s->pending_at_close == 0)
+	if (s->step == STEP_QUIT && s->pending_at_close == 0) {
 		finish(s, SESS_COMPLETE, 0); /* closing after QUIT is what servers do */
-	else
-		finish(s, SESS_CLOSED, 0);
+	} else if (s->step == STEP_PROBE) {
+		/* a box that punishes the probe: the verdict reports it */
+		s->probe_dropped = 1;
+		s->t.probe_done = session_now();
+		finish(s, SESS_COMPLETE, 0);
+	} else {
+		finish(s, reset ? SESS_RESET : SESS_CLOSED, reset ? ECONNRESET : 0);
+	}
 }
 
-static void on_readable(struct session *s)
+/* Octets to the parser, complete replies to the conversation. */
+static void consume(struct session *s, const char *buf, size_t n)
 {
-	char buf[SESSION_READ_CHUNK];
-	size_t room = SF_CONN_BYTES_MAX - s->bytes_in;
-	size_t want = room < sizeof buf ? room : sizeof buf;
-	ssize_t n;
 	struct sf_reply *r = NULL;
 	enum sf_pstatus st = SF_PARSE_MORE;
 
-	if (want == 0) {
-		finish(s, SESS_TOO_MUCH, 0);
-		return;
-	}
-	n = recv(s->fd, buf, want, 0);
-	if (n < 0) {
-		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-			return;
-		if (errno == ECONNRESET && s->step == STEP_QUIT)
-			finish(s, SESS_COMPLETE, 0);
-		else
-			finish(s, errno == ECONNRESET ? SESS_RESET : SESS_IO_ERROR, errno);
-		return;
-	}
-	if (n == 0) {
-		on_eof(s);
-		return;
-	}
-	s->bytes_in += (size_t)n;
+	s->bytes_in += n;
 	s->reads++;
-	sf_parser_feed(s->parser, buf, (size_t)n);
-	while (!session_done(s) && (st = sf_parser_next(s->parser, &r)) == SF_PARSE_REPLY)
+	sf_parser_feed(s->parser, buf, n);
+	while (!session_done(s) && s->step != STEP_HANDSHAKE &&
+	       (st = sf_parser_next(s->parser, &r)) == SF_PARSE_REPLY)
 		on_reply(s, r);
 	if (!session_done(s) && st == SF_PARSE_ERROR)
 		on_parse_error(s);
 }
 
+/* One read from the socket or the TLS layer. 1 if it got data. */
+static int read_some(struct session *s, char *buf, size_t want, size_t *got)
+{
+	ssize_t n;
+
+	if (s->tls != NULL) {
+		switch (tls_read(s->tls, buf, want, got)) {
+		case TLS_IO_OK:
+			s->tls_want = 0;
+			return 1;
+		case TLS_IO_WANT_READ:
+			s->tls_want = 0;
+			return 0;
+		case TLS_IO_WANT_WRITE:
+			s->tls_want = POLLOUT;
+			return 0;
+		case TLS_IO_CLOSED:
+			on_eof(s, 0);
+			return 0;
+		case TLS_IO_ERROR:
+		default:
+			snprintf(s->tls_err, sizeof s->tls_err, "%s", tls_error(s->tls));
+			finish(s, SESS_IO_ERROR, 0);
+			return 0;
+		}
+	}
+	n = recv(s->fd, buf, want, 0);
+	if (n > 0) {
+		*got = (size_t)n;
+		return 1;
+	}
+	if (n == 0)
+		on_eof(s, 0);
+	else if (errno == ECONNRESET || errno == EPIPE)
+		on_eof(s, 1);
+	else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+		finish(s, SESS_IO_ERROR, errno);
+	return 0;
+}
+
+static void on_readable(struct session *s)
+{
+	char buf[SESSION_READ_CHUNK];
+
+	/* TLS may hold decrypted octets the socket no longer signals: drain
+	 * them; a plain socket gets one read per wake-up. */
+	do {
+		size_t room = SF_CONN_BYTES_MAX - s->bytes_in;
+		size_t want = room < sizeof buf ? room : sizeof buf;
+		size_t got = 0;
+		if (want == 0) {
+			finish(s, SESS_TOO_MUCH, 0);
+			return;
+		}
+		if (!read_some(s, buf, want, &got))
+			return;
+		consume(s, buf, got);
+	} while (!session_done(s) && s->tls != NULL && s->step != STEP_HANDSHAKE);
+}
+
 /* poll() events this session waits for; 0 if none. */
 static short wanted_events(const struct session *s)
 {
+	short ev;
+
 	if (s->step == STEP_DONE || s->fd < 0)
 		return 0;
 	if (s->step == STEP_CONNECT)
 		return POLLOUT;
-	return (short)(POLLIN | (s->outoff < s->outlen ? POLLOUT : 0));
+	if (s->step == STEP_HANDSHAKE)
+		return s->tls_want ? s->tls_want : POLLIN;
+	ev = POLLIN;
+	if (s->outoff < s->outlen || s->tls_want == POLLOUT)
+		ev |= POLLOUT;
+	return ev;
 }
 
 static void on_events(struct session *s, short revents)
@@ -361,6 +613,17 @@ static void on_events(struct session *s, short revents)
 	if (s->step == STEP_CONNECT) {
 		if (revents & (POLLOUT | POLLERR | POLLHUP))
 			on_connected(s);
+		if (s->step == STEP_HANDSHAKE)
+			do_handshake(s);
+		return;
+	}
+	if (s->step == STEP_HANDSHAKE) {
+		do_handshake(s);
+		if (s->step != STEP_EHLO_TLS && s->step != STEP_GREETING)
+			return;
+		/* the handshake may have brought application data along */
+		if (s->tls != NULL && tls_pending(s->tls) > 0)
+			on_readable(s);
 		return;
 	}
 	if ((revents & POLLOUT) && s->outoff < s->outlen)

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "sf_reply.h"
+#include "tls.h"
 
 /* Where a session is in the conversation. */
 enum session_step {
@@ -24,6 +25,10 @@ enum session_step {
 	STEP_GREETING,   /* waiting for the 220 greeting */
 	STEP_EHLO,       /* EHLO sent (or being sent), waiting for its reply */
 	STEP_HELO,       /* HELO sent after a failed EHLO, waiting for its reply */
+	STEP_PROBE,      /* a probe command sent (--probe), waiting for its reply */
+	STEP_STARTTLS,   /* STARTTLS sent, waiting for its reply */
+	STEP_HANDSHAKE,  /* TLS handshake (after STARTTLS, or first with implicit TLS) */
+	STEP_EHLO_TLS,   /* EHLO sent inside TLS, waiting for its reply */
 	STEP_QUIT,       /* QUIT sent, waiting for 221 or the close */
 	STEP_DONE        /* finished; see outcome */
 };
@@ -40,6 +45,7 @@ enum session_outcome {
 	SESS_PROTOCOL,        /* the peer broke the reply grammar (not SMTP?) */
 	SESS_TOO_MUCH,        /* the peer sent more than SF_CONN_BYTES_MAX */
 	SESS_UNSOLICITED,     /* a reply arrived before the command it would answer */
+	SESS_TLS_FAILED,      /* implicit TLS: the handshake failed (tls_err says why) */
 	SESS_IO_ERROR,        /* another socket error (errno kept) */
 	SESS_NOMEM            /* out of memory */
 };
@@ -48,7 +54,20 @@ enum session_outcome {
 struct session_config {
 	const char *ehlo_name; /* the name sent in EHLO and HELO */
 	double quit_wait;      /* at most this long (s) for the reply to QUIT */
+	int starttls;          /* after EHLO: STARTTLS, TLS handshake, EHLO again */
+	int implicit_tls;      /* TLS from the first octet (submissions port 465) */
+	int probe;             /* after EHLO: the probe commands (session_probe_command) */
+	const char *sni;       /* name sent in the TLS handshake, or NULL */
 };
+
+/* --probe: commands an inspecting box rewrites or punishes but a server
+ * answers harmlessly, sent in this order, each in one write. */
+#define SESSION_PROBES 3
+#define SESSION_PROBE_LONG_LEN 600 /* octets of the long NOOP's argument */
+
+/* Probe command i as sent (without CRLF) into buf; the extension keyword it
+ * belongs to (e.g. "CHUNKING" for BDAT) in *keyword, or NULL. */
+void session_probe_command(size_t i, char *buf, size_t bufsz, const char **keyword);
 
 /* Timestamps (seconds on the monotonic clock); 0 = not reached. */
 struct session_times {
@@ -57,11 +76,13 @@ struct session_times {
 	double greeting;     /* greeting complete */
 	double ehlo_sent;    /* EHLO written */
 	double ehlo_done;    /* EHLO reply complete */
+	double tls_start;    /* TLS handshake started */
+	double tls_done;     /* TLS handshake finished */
 	double probe_done;   /* last reply the probe needs complete (QUIT not counted) */
 	double end;          /* session finished */
 };
 
-#define SESSION_OUT_MAX 600   /* one command line: RFC 5321 4.5.3.1.4 caps it at 512 */
+#define SESSION_OUT_MAX 1024  /* one command line (the long probe passes 512 on purpose) */
 #define SESSION_TRANSCRIPT_MAX 64 /* lines kept for -v */
 
 /* One conversation. Fill addr, addrlen and cfg, call session_init(), then
@@ -74,6 +95,9 @@ struct session {
 
 	/* private state */
 	int fd;
+	struct tls_conn *tls;      /* TLS layer once started, else NULL */
+	short tls_want;            /* poll event the TLS layer waits for, or 0 */
+	size_t probe_next;         /* next probe command to send */
 	enum session_step step;
 	struct sf_parser *parser;
 	char out[SESSION_OUT_MAX]; /* command being written */
@@ -93,6 +117,15 @@ struct session {
 	size_t pending_at_close;       /* octets of an unfinished reply at the close or the timeout */
 	size_t bytes_in;
 	struct sf_reply *greeting, *ehlo, *helo, *quit;
+	struct sf_reply *starttls_reply;  /* reply to STARTTLS */
+	struct sf_reply *ehlo_tls;        /* reply to EHLO inside TLS */
+	struct sf_reply *probe_reply[SESSION_PROBES];
+	size_t probes_sent;
+	int probe_dropped;             /* 1 if the peer dropped the connection after probe probes_sent-1 */
+	int tls_tried;                 /* a TLS handshake was started */
+	int tls_failed;                /* it failed; tls_err says why */
+	char tls_err[200];
+	char tls_desc[96];             /* protocol and cipher when it worked */
 	struct session_times t;
 	/* transcript for -v: "C: ..." / "S: ..." lines, raw */
 	char *transcript[SESSION_TRANSCRIPT_MAX];
