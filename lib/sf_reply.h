@@ -72,7 +72,9 @@ void sf_parser_free(struct sf_parser *p);
 
 /* Take len bytes (buf may hold anything, it is copied as needed). Returns
  * SF_PARSE_MORE, or SF_PARSE_ERROR if these bytes break the grammar or a
- * limit (the error is then fixed). Never reads past buf[len-1]. */
+ * limit (the error is then fixed). Never reads past buf[len-1]. The error
+ * found is the same however the input is split into feeds. Bytes fed after
+ * an error are counted by sf_parser_pending() but not parsed. */
 enum sf_pstatus sf_parser_feed(struct sf_parser *p, const char *buf, size_t len);
 
 /* The next complete reply, in the order received. SF_PARSE_REPLY: *out is
@@ -90,14 +92,17 @@ size_t sf_parser_pending(const struct sf_parser *p);
 
 /* The start of the line that caused the error, for evidence: up to *len
  * octets (at most 80), not NUL-terminated, valid until the parser is freed.
- * NULL if there is no error. */
+ * It is the line as far as it had arrived when the error was found (at least
+ * through the offending octet), without a final CR. NULL (and *len 0) if
+ * there is no error. */
 const char *sf_parser_error_line(const struct sf_parser *p, size_t *len);
 
 /* A short English phrase for an error, e.g. "reply line too long". */
 const char *sf_perr_str(enum sf_perr e);
 
 /* The text of line i: what follows "ddd-" or "ddd ", "" for a line of
- * exactly three octets. Sets *len if len is not NULL. Valid while r lives. */
+ * exactly three octets and for i out of range (never NULL). Sets *len if
+ * len is not NULL. Valid while r lives. */
 const char *sf_reply_text(const struct sf_reply *r, size_t i, size_t *len);
 
 /* Release a reply. NULL is a no-op. */

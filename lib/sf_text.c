@@ -21,14 +21,19 @@ size_t sf_escape(char *dst, size_t dstsz, const char *src, size_t len)
 	static const char hex[] = "0123456789abcdef";
 	static const char ellipsis[] = "...";
 	size_t o = 0;
+	size_t total = 0;
+	size_t reserve;
 
 	if (dstsz == 0)
 		return 0;
+	/* Room for the ellipsis is kept only when not everything fits: else a
+	 * text that fits exactly would be cut for nothing. */
+	for (size_t i = 0; i < len && total < dstsz; i++)
+		total += needs_escape((unsigned char)src[i]) ? 4 : 1;
+	reserve = total < dstsz ? 0 : sizeof ellipsis - 1;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)src[i];
 		size_t need = needs_escape(c) ? 4 : 1;
-		/* keep room for the ellipsis unless this is the last octet */
-		size_t reserve = (i + 1 < len) ? sizeof ellipsis - 1 : 0;
 
 		if (o + need + reserve + 1 > dstsz) {
 			size_t room = dstsz - 1 - o;
