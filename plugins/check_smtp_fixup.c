@@ -463,7 +463,9 @@ static void parse_options(int argc, char **argv, struct config *cfg)
 
 /* What the check saw: the session that got furthest, and its address. */
 struct outcome {
-	struct session sess;
+	struct session sess;     /* the conversation (with the probe if asked) */
+	struct session tls_sess; /* with -S and --probe: the STARTTLS conversation */
+	int two_sessions;
 	char addr_text[64];     /* numeric address of the peer */
 	int resolve_error;      /* getaddrinfo error, 0 if resolved */
 	size_t naddrs;
@@ -512,12 +514,28 @@ static void addr_to_text(const struct sockaddr_storage *ss, socklen_t len, char 
 		snprintf(buf, bufsz, "?");
 }
 
+/* Point session s at address ai and start it. */
+static void start_on(struct session *s, const struct session_config *scfg,
+		     const struct addrinfo *ai)
+{
+	session_cleanup(s);
+	memset(&s->addr, 0, sizeof s->addr);
+	memcpy(&s->addr, ai->ai_addr, ai->ai_addrlen);
+	s->addrlen = (socklen_t)ai->ai_addrlen;
+	session_init(s, scfg);
+	session_start(s, session_now());
+}
+
 /* Resolve the host (numeric service, no reverse DNS) and hold the
- * conversation with the first address that accepts a connection. */
-static void run_check(const struct config *cfg, const struct session_config *scfg,
+ * conversation with the first address that accepts a connection. With both
+ * -S and --probe, two conversations run at once: the probe's long command
+ * may get the connection dropped, which must not cost the STARTTLS witness. */
+static void run_check(const struct config *cfg, const struct session_config scfg[2],
 		      struct outcome *out)
 {
 	struct addrinfo hints, *res = NULL;
+	struct session *list[2] = {&out->sess, &out->tls_sess};
+	size_t nsess = out->two_sessions ? 2 : 1;
 	double deadline;
 
 	memset(&hints, 0, sizeof hints);
@@ -533,23 +551,18 @@ static void run_check(const struct config *cfg, const struct session_config *scf
 		return;
 	}
 	for (struct addrinfo *ai = res; ai != NULL && out->naddrs < ADDR_MAX; ai = ai->ai_next) {
-		struct session *s = &out->sess;
-		struct session *list[1] = {s};
-
-		if (ai->ai_addrlen > sizeof s->addr)
+		if (ai->ai_addrlen > sizeof out->sess.addr)
 			continue;
-		if (out->naddrs > 0) {
-			if (s->outcome != SESS_CONNECT_FAILED || session_now() >= deadline)
-				break;
-			session_cleanup(s);
-		}
-		memcpy(&s->addr, ai->ai_addr, ai->ai_addrlen);
-		s->addrlen = (socklen_t)ai->ai_addrlen;
-		session_init(s, scfg);
-		addr_to_text(&s->addr, s->addrlen, out->addr_text, sizeof out->addr_text);
+		/* try the next address only if this one refused the connection */
+		if (out->naddrs > 0 &&
+		    (out->sess.outcome != SESS_CONNECT_FAILED || session_now() >= deadline))
+			break;
+		for (size_t i = 0; i < nsess; i++)
+			start_on(list[i], &scfg[i], ai);
+		addr_to_text(&out->sess.addr, out->sess.addrlen, out->addr_text,
+			     sizeof out->addr_text);
 		out->naddrs++;
-		session_start(s, session_now());
-		session_run(list, 1, deadline);
+		session_run(list, nsess, deadline);
 	}
 	freeaddrinfo(res);
 	out->t_end = session_now();
@@ -956,7 +969,7 @@ static void free_extra_opts(char **newargv, int newargc, char **argv, int argc)
 int main(int argc, char **argv)
 {
 	struct config cfg;
-	struct session_config scfg;
+	struct session_config scfg[2];
 	struct outcome *out;
 	thresholds *thr = NULL;
 	char **av;
@@ -970,22 +983,30 @@ int main(int argc, char **argv)
 		usage_fail("the -w/-c thresholds cannot be parsed");
 	arm_backstop(&cfg);
 
-	memset(&scfg, 0, sizeof scfg);
-	scfg.ehlo_name = cfg.fqdn;
-	scfg.quit_wait = QUIT_WAIT;
-	scfg.starttls = cfg.starttls;
-	scfg.implicit_tls = cfg.implicit_tls;
-	scfg.probe = cfg.probe;
-	scfg.sni = cfg.host;
+	memset(scfg, 0, sizeof scfg);
+	scfg[0].ehlo_name = cfg.fqdn;
+	scfg[0].quit_wait = QUIT_WAIT;
+	scfg[0].starttls = cfg.starttls;
+	scfg[0].implicit_tls = cfg.implicit_tls;
+	scfg[0].probe = cfg.probe;
+	scfg[0].sni = cfg.host;
 	out = calloc(1, sizeof *out);
 	if (out == NULL) {
 		printf("%s UNKNOWN - out of memory\n", PREFIX);
 		return SF_UNKNOWN;
 	}
-	run_check(&cfg, &scfg, out);
+	out->sess.fd = out->tls_sess.fd = -1;
+	if (cfg.starttls && cfg.probe) {
+		out->two_sessions = 1;
+		scfg[1] = scfg[0];
+		scfg[0].starttls = 0;
+		scfg[1].probe = 0;
+	}
+	run_check(&cfg, scfg, out);
 	st = report(&cfg, out, thr);
 
 	session_cleanup(&out->sess);
+	session_cleanup(&out->tls_sess);
 	free(out);
 	tls_unload();
 	free_thresholds(thr);
