@@ -21,7 +21,7 @@
 enum sf_kind {
 	SF_FIND_BANNER_MASKED = 0, /* greeting text made of '*', '2', '0', blanks (DOMAIN.md 1) */
 	SF_FIND_EXT_MASKED,        /* EHLO lines overwritten with the X mask (DOMAIN.md 2) */
-	SF_FIND_EHLO_REFUSED,      /* EHLO answered 4xx/5xx (X echo names the box) */
+	SF_FIND_EHLO_REFUSED,      /* EHLO answered 4xx/5xx, or anything not 2xx (X echo names the box) */
 	SF_FIND_EHLO_NOOP,         /* EHLO answered like NOOP: one 250 line, no domain, no keywords */
 	SF_FIND_EXT_MISSING,       /* an extension the user requires is not offered */
 	SF_FIND_EXT_INCONSISTENT,  /* e.g. BINARYMIME without CHUNKING (RFC 3030) */
@@ -82,11 +82,15 @@ void sf_verdict_free(struct sf_verdict *v);
 int sf_banner_masked(const struct sf_reply *greeting, const struct sf_box **box);
 
 /* 1 if a 4xx/5xx text echoes an X-ed command: a token of 4 or more 'X'
- * (quotes and punctuation around it allowed). */
+ * (upper case only; quotes and punctuation around it allowed, so "XXXX",
+ * 'XXXXXXXX' and XXXX: count, XCLIENT and X-XXXX do not). Never reads past
+ * len. */
 int sf_text_has_x_echo(const char *text, size_t len);
 
 /* 1 if a single-line 250 reply looks like a NOOP answer rather than an EHLO
- * greeting: its first token is an enhanced status code (d.d.d) or "Ok". */
+ * greeting: its first token is an enhanced status code (RFC 3463 d.ddd.ddd)
+ * or "Ok" in any case, or it has no text at all (no domain). "250
+ * mail.example.com" is a real EHLO reply and does not count. */
 int sf_reply_is_noop_like(const struct sf_reply *r);
 
 #endif /* SF_VERDICT_H */

@@ -22,11 +22,11 @@ done
 
 # The plugin's options that set the state of a kind of finding.
 OPT_BANNER=--banner-masked
-OPT_EXT_MASKED=--ext-masked
+OPT_EXT_MASKED=--extensions-masked
 OPT_EHLO_REFUSED=--ehlo-refused
 OPT_EHLO_NOOP=--ehlo-noop
-OPT_EXT_MISSING=--ext-missing
-OPT_EXT_INCONSISTENT=--ext-inconsistent
+OPT_EXT_MISSING=--missing-extension
+OPT_EXT_INCONSISTENT=--inconsistent-extensions
 OPT_FINGERPRINT=--fingerprint
 
 # What the plugin must send, each a whole line (CRLF removed by the peer).
