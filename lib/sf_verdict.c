@@ -28,6 +28,14 @@ static const struct sf_kind_info kinds[SF_FIND__COUNT] = {
 	[SF_FIND_EXT_MISSING] = {"missing-extension", SF_CRITICAL, "required extension not offered"},
 	[SF_FIND_EXT_INCONSISTENT] = {"inconsistent-extensions", SF_WARNING, "inconsistent extension list"},
 	[SF_FIND_FINGERPRINT] = {"fingerprint", SF_OK, "SMTP proxy recognised by its banner"},
+	[SF_FIND_EXT_STRIPPED] = {"extensions-stripped", SF_CRITICAL,
+				  "extensions offered inside TLS but hidden outside"},
+	[SF_FIND_STARTTLS_REFUSED] = {"starttls-refused", SF_CRITICAL,
+				      "STARTTLS masked or refused on the way"},
+	[SF_FIND_TLS_FAILED] = {"tls-failed", SF_CRITICAL, "TLS handshake after STARTTLS failed"},
+	[SF_FIND_STARTTLS_MISSING] = {"starttls-missing", SF_WARNING, "STARTTLS not offered (-S)"},
+	[SF_FIND_PROBE] = {"probe-rejected", SF_CRITICAL,
+			   "probe command rewritten or punished on the way (--probe)"},
 };
 
 const struct sf_kind_info *sf_kind_info(enum sf_kind k)
@@ -558,7 +566,7 @@ static int required_seen(const struct sf_verdict_input *in, size_t i)
 /* Required extensions not offered unmasked. e is NULL when EHLO failed
  * (then none is offered); box is what the other EHLO findings point to. */
 static int judge_missing(const struct sf_verdict_input *in, const struct sf_ehlo *e,
-			 const struct sf_box *box, struct sf_verdict *v)
+			 const struct sf_ehlo *etls, const struct sf_box *box, struct sf_verdict *v)
 {
 	struct sbuf list = {0}, b = {0};
 	size_t nmissing = 0, nmasked = e ? ext_masked_count(e) : 0;
@@ -571,6 +579,9 @@ static int judge_missing(const struct sf_verdict_input *in, const struct sf_ehlo
 		if (kw == NULL || kw[0] == '\0' || required_seen(in, i))
 			continue;
 		if (e != NULL && sf_ehlo_find(e, kw) != NULL)
+			continue;
+		/* offered inside TLS counts: AUTH is often offered only there */
+		if (etls != NULL && sf_ehlo_find(etls, kw) != NULL)
 			continue;
 		sb_puts(&list, nmissing++ ? ", " : "");
 		sb_puts(&list, kw);
@@ -637,8 +648,10 @@ static int judge_inconsistent(const struct sf_reply *r, const struct sf_ehlo *e,
 	return 0;
 }
 
-/* A 2xx EHLO reply: masks, missing and inconsistent extensions. */
-static int judge_list(const struct sf_verdict_input *in, struct sf_verdict *v)
+/* A 2xx EHLO reply: masks, missing and inconsistent extensions. etls is
+ * the list inside TLS, or NULL. */
+static int judge_list(const struct sf_verdict_input *in, const struct sf_ehlo *etls,
+		      struct sf_verdict *v)
 {
 	struct sf_ehlo *e = NULL;
 	int rc;
@@ -649,7 +662,7 @@ static int judge_list(const struct sf_verdict_input *in, struct sf_verdict *v)
 	v->masked_extensions = (unsigned)ext_masked_count(e);
 	rc = judge_masked(in->ehlo, e, v);
 	if (rc == 0)
-		rc = judge_missing(in, e, NULL, v);
+		rc = judge_missing(in, e, etls, NULL, v);
 	if (rc == 0)
 		rc = judge_inconsistent(in->ehlo, e, v);
 	sf_ehlo_free(e);
@@ -657,7 +670,8 @@ static int judge_list(const struct sf_verdict_input *in, struct sf_verdict *v)
 }
 
 /* EHLO, if it was reached. A reply that is not 2xx counts as refused. */
-static int judge_ehlo(const struct sf_verdict_input *in, struct sf_verdict *v)
+static int judge_ehlo(const struct sf_verdict_input *in, const struct sf_ehlo *etls,
+		      struct sf_verdict *v)
 {
 	const struct sf_reply *r = in->ehlo;
 	const struct sf_box *box = NULL;
@@ -669,26 +683,252 @@ static int judge_ehlo(const struct sf_verdict_input *in, struct sf_verdict *v)
 	if (sf_reply_is_noop_like(r))
 		rc = judge_noop(in, v, &box);
 	else if (r->code >= 200 && r->code < 300)
-		return judge_list(in, v);
+		return judge_list(in, etls, v);
 	else
 		rc = judge_refused(in, v, &box);
-	return rc < 0 ? -1 : judge_missing(in, NULL, box, v);
+	return rc < 0 ? -1 : judge_missing(in, NULL, etls, box, v);
+}
+
+/* --- STARTTLS as a witness (DOMAIN.md 3, RFC 3207) ------------------------ */
+
+static int in_list(const char *const *list, size_t n, const char *kw)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i] != NULL && ci_equal(list[i], kw))
+			return 1;
+	return 0;
+}
+
+static int reply_has_x_echo(const struct sf_reply *r)
+{
+	for (size_t i = 0; r != NULL && i < r->nlines; i++) {
+		size_t n;
+		const char *t = sf_reply_text(r, i, &n);
+		if (sf_text_has_x_echo(t, n))
+			return 1;
+	}
+	return 0;
+}
+
+/* STARTTLS refused: with a box in sight (X echo, masked lines, or it was
+ * offered and then refused) it is the path; otherwise the server simply
+ * has no TLS. */
+static int judge_starttls_refused(const struct sf_verdict_input *in, const struct sf_ehlo *e,
+				  struct sf_verdict *v)
+{
+	const struct sf_reply *r = in->starttls;
+	int offered = e != NULL && sf_ehlo_find(e, "STARTTLS") != NULL;
+	size_t nmasked = e != NULL ? ext_masked_count(e) : 0;
+	int echo = reply_has_x_echo(r);
+	const struct sf_box *box = (echo || nmasked) ? sf_box_get(SF_BOX_CISCO_ASA) : NULL;
+	struct sbuf b = {0};
+	struct sf_finding *f;
+
+	if (!offered && !echo && nmasked == 0) {
+		sb_puts(&b, "STARTTLS not offered (server answered ");
+		sb_putz(&b, (size_t)r->code);
+		sb_puts(&b, " to it): mail to this server travels in clear text");
+		f = finding_add(v, SF_FIND_STARTTLS_MISSING, NULL, &b);
+		return f == NULL ? -1 : evidence_reply(f, r);
+	}
+	sb_puts(&b, echo ? "STARTTLS refused: a firewall replaced it with X's (server answered "
+			 : "STARTTLS refused (server answered ");
+	sb_putz(&b, (size_t)r->code);
+	sb_puts(&b, ")");
+	if (!offered && nmasked > 0)
+		sb_puts(&b, "; STARTTLS is missing from the EHLO reply, probably one of the masked lines");
+	else if (offered)
+		sb_puts(&b, " although the EHLO reply offers it");
+	sb_puts(&b, ": mail travels in clear text");
+	f = finding_add(v, SF_FIND_STARTTLS_REFUSED, box, &b);
+	return f == NULL ? -1 : evidence_reply(f, r);
+}
+
+static int judge_tls_failed(const struct sf_verdict_input *in, struct sf_verdict *v)
+{
+	struct sbuf b = {0};
+	struct sf_finding *f;
+
+	sb_puts(&b, "STARTTLS accepted but the TLS handshake failed: ");
+	sb_puts(&b, in->tls_error);
+	f = finding_add(v, SF_FIND_TLS_FAILED, NULL, &b);
+	if (f == NULL || evidence_reply(f, in->starttls) < 0)
+		return -1;
+	return evidence_add(f, in->tls_error, strlen(in->tls_error));
+}
+
+/* Keywords offered inside TLS but not outside, less the legitimate
+ * differences; STARTTLS itself when it works but is not offered. */
+static int judge_stripped(const struct sf_verdict_input *in, const struct sf_ehlo *e,
+			  const struct sf_ehlo *etls, struct sf_verdict *v)
+{
+	struct sbuf names = {0}, b = {0};
+	int hidden_tls = e != NULL && sf_ehlo_find(e, "STARTTLS") == NULL;
+	size_t n = 0, nmasked = e != NULL ? ext_masked_count(e) : 0;
+	struct sf_finding *f;
+	char *list;
+
+	if (hidden_tls) {
+		sb_puts(&names, "STARTTLS");
+		n++;
+	}
+	for (size_t i = 0; i < etls->next; i++) {
+		const struct sf_ehlo_ext *x = &etls->ext[i];
+		if (x->masked || !x->valid || in_list(in->tls_ignore, in->ntls_ignore, x->keyword))
+			continue;
+		if (e != NULL && sf_ehlo_find(e, x->keyword) != NULL)
+			continue;
+		sb_puts(&names, n++ ? ", " : "");
+		sb_puts(&names, x->keyword);
+	}
+	v->stripped_extensions = (unsigned)n;
+	if (n == 0)
+		return names.failed ? -1 : 0;
+	list = sb_take(&names);
+	if (list == NULL)
+		return -1;
+	sb_putz(&b, n);
+	sb_puts(&b, n > 1 ? " extensions hidden by the path (offered inside TLS, missing outside): "
+			  : " extension hidden by the path (offered inside TLS, missing outside): ");
+	sb_puts(&b, list);
+	free(list);
+	f = finding_add(v, SF_FIND_EXT_STRIPPED, nmasked ? sf_box_get(SF_BOX_CISCO_ASA) : NULL, &b);
+	if (f == NULL)
+		return -1;
+	if (hidden_tls && evidence_reply(f, in->starttls) < 0)
+		return -1; /* the 220 proves STARTTLS works */
+	for (size_t i = 0; i < etls->next; i++) {
+		const struct sf_ehlo_ext *x = &etls->ext[i];
+		if (x->masked || !x->valid || in_list(in->tls_ignore, in->ntls_ignore, x->keyword) ||
+		    (e != NULL && sf_ehlo_find(e, x->keyword) != NULL))
+			continue;
+		if (evidence_line(f, in->ehlo_tls, x->line) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* -S: what STARTTLS and the list inside TLS say about the path. */
+static int judge_tls(const struct sf_verdict_input *in, const struct sf_ehlo *e,
+		     const struct sf_ehlo *etls, struct sf_verdict *v)
+{
+	if (!in->starttls_tried || in->starttls == NULL)
+		return 0; /* never sent, or no reply: the plugin reports the failure */
+	if (in->starttls->code != 220)
+		return judge_starttls_refused(in, e, v);
+	if (in->tls_error != NULL)
+		return judge_tls_failed(in, v);
+	if (etls == NULL)
+		return 0;
+	v->tls_extensions = (unsigned)etls->next;
+	return judge_stripped(in, e, etls, v);
+}
+
+/* --- probe commands ---------------------------------------------------------- */
+
+/* The command's verb (first word) and its length, for summaries. */
+static void probe_name(struct sbuf *b, const char *sent)
+{
+	size_t len = strlen(sent);
+	size_t verb = token_end(sent, len, 0);
+
+	sb_putn(b, sent, verb);
+	sb_puts(b, " (");
+	sb_putz(b, len + 2);
+	sb_puts(b, " octets with CRLF)");
+}
+
+static int judge_probe(const struct sf_probe *p, const struct sf_ehlo *e,
+		       const struct sf_ehlo *etls, struct sf_verdict *v)
+{
+	struct sbuf b = {0};
+	struct sf_finding *f;
+	int advertised = p->keyword != NULL &&
+			 ((e != NULL && sf_ehlo_find(e, p->keyword) != NULL) ||
+			  (etls != NULL && sf_ehlo_find(etls, p->keyword) != NULL));
+	int unrecognised = p->reply != NULL && (p->reply->code == 500 || p->reply->code == 502);
+	int echo = reply_has_x_echo(p->reply);
+	size_t len = strlen(p->sent);
+
+	if (p->dropped) {
+		sb_puts(&b, "the connection was dropped after the probe ");
+		probe_name(&b, p->sent);
+		if (len + 2 > 512)
+			sb_puts(&b, ": the default ASA policy drops command lines over 512 octets");
+	} else if (echo) {
+		sb_puts(&b, "the probe ");
+		probe_name(&b, p->sent);
+		sb_puts(&b, " reached the server as X's (server answered ");
+		sb_putz(&b, (size_t)p->reply->code);
+		sb_puts(&b, ")");
+	} else if (unrecognised && advertised) {
+		sb_puts(&b, "the probe ");
+		probe_name(&b, p->sent);
+		sb_puts(&b, " was called unrecognised (server answered ");
+		sb_putz(&b, (size_t)p->reply->code);
+		sb_puts(&b, ") although the server offers ");
+		sb_puts(&b, p->keyword);
+		sb_puts(&b, ": the path rewrites it");
+	} else {
+		return 0;
+	}
+	f = finding_add(v, SF_FIND_PROBE, (p->dropped && len + 2 > 512) || echo || advertised
+				? sf_box_get(SF_BOX_CISCO_ASA) : NULL, &b);
+	if (f == NULL)
+		return -1;
+	if (evidence_add(f, p->sent, len < 80 ? len : 80) < 0)
+		return -1;
+	return evidence_reply(f, p->reply);
+}
+
+/* Parse r into *out when it is a 2xx reply; 0, or -1 if out of memory. */
+static int parse_if_2xx(const struct sf_reply *r, struct sf_ehlo **out)
+{
+	*out = NULL;
+	if (r == NULL || r->code < 200 || r->code >= 300 || sf_reply_is_noop_like(r))
+		return 0;
+	return sf_ehlo_parse(r, out);
+}
+
+/* TLS and probe findings, which need both lists. */
+static int judge_witnesses(const struct sf_verdict_input *in, const struct sf_ehlo *etls,
+			   struct sf_verdict *v)
+{
+	struct sf_ehlo *e = NULL;
+	int rc;
+
+	if (!in->starttls_tried && in->nprobes == 0)
+		return 0;
+	if (parse_if_2xx(in->ehlo, &e) < 0)
+		return -1;
+	rc = judge_tls(in, e, etls, v);
+	for (size_t i = 0; rc == 0 && i < in->nprobes; i++)
+		rc = judge_probe(&in->probes[i], e, etls, v);
+	sf_ehlo_free(e);
+	return rc;
 }
 
 int sf_verdict_make(const struct sf_verdict_input *in, struct sf_verdict **out)
 {
 	struct sf_verdict *v;
+	struct sf_ehlo *etls = NULL;
 
 	if (in == NULL || in->greeting == NULL || out == NULL)
 		return -1;
 	v = calloc(1, sizeof *v);
 	if (v == NULL)
 		return -1;
-	if (judge_banner(in->greeting, v) < 0 || judge_ehlo(in, v) < 0 ||
-	    judge_fingerprint(in->greeting, v) < 0) {
+	if (parse_if_2xx(in->ehlo_tls, &etls) < 0) {
+		free(v);
+		return -1;
+	}
+	if (judge_banner(in->greeting, v) < 0 || judge_ehlo(in, etls, v) < 0 ||
+	    judge_witnesses(in, etls, v) < 0 || judge_fingerprint(in->greeting, v) < 0) {
+		sf_ehlo_free(etls);
 		sf_verdict_free(v);
 		return -1;
 	}
+	sf_ehlo_free(etls);
 	findings_sort(v);
 	v->box = main_box(v);
 	*out = v;

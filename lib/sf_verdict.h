@@ -26,6 +26,11 @@ enum sf_kind {
 	SF_FIND_EXT_MISSING,       /* an extension the user requires is not offered */
 	SF_FIND_EXT_INCONSISTENT,  /* e.g. BINARYMIME without CHUNKING (RFC 3030) */
 	SF_FIND_FINGERPRINT,       /* another vendor's SMTP proxy recognised by its banner */
+	SF_FIND_EXT_STRIPPED,      /* offered inside TLS but missing outside: the path hides it (DOMAIN.md 3) */
+	SF_FIND_STARTTLS_REFUSED,  /* STARTTLS answered 4xx/5xx where a box is in sight (X echo, masks, offered) */
+	SF_FIND_TLS_FAILED,        /* STARTTLS accepted, then the TLS handshake failed */
+	SF_FIND_STARTTLS_MISSING,  /* -S: STARTTLS neither offered nor accepted, no box in sight */
+	SF_FIND_PROBE,             /* --probe: a command X-ed, called unrecognised though offered, or a drop */
 	SF_FIND__COUNT             /* count; not a kind */
 };
 
@@ -49,13 +54,30 @@ struct sf_finding {
 	const struct sf_box *box;  /* recognised box or NULL */
 };
 
-/* What was seen. Replies are borrowed: the verdict copies what it keeps. */
+/* One probe command (--probe) and what came back. */
+struct sf_probe {
+	const char *sent;             /* the command line as sent, without CRLF */
+	const char *keyword;          /* extension it belongs to (BDAT: CHUNKING), or NULL */
+	const struct sf_reply *reply; /* its reply, NULL if none came */
+	int dropped;                  /* the connection was dropped right after it */
+};
+
+/* What was seen. Replies are borrowed: the verdict copies what it keeps.
+ * Fields after nrequired may stay zero when STARTTLS/--probe were not used. */
 struct sf_verdict_input {
 	const struct sf_reply *greeting; /* the 220 (or other) greeting; required */
 	const struct sf_reply *ehlo;     /* reply to EHLO, NULL if not reached */
 	const struct sf_reply *helo;     /* reply to HELO, NULL unless it was sent */
 	const char *const *required;     /* extension keywords the user requires */
 	size_t nrequired;
+	int starttls_tried;              /* STARTTLS was sent (-S) */
+	const struct sf_reply *starttls; /* its reply, NULL if none came */
+	const char *tls_error;           /* why the handshake failed, NULL if it did not */
+	const struct sf_reply *ehlo_tls; /* reply to EHLO inside TLS, NULL if not reached */
+	const char *const *tls_ignore;   /* keywords that may differ inside TLS (STARTTLS, AUTH) */
+	size_t ntls_ignore;
+	const struct sf_probe *probes;   /* --probe results, in the order sent */
+	size_t nprobes;
 };
 
 /* The findings, worst default state first, plus counts for perfdata. */
@@ -65,6 +87,8 @@ struct sf_verdict {
 	unsigned extensions;        /* EHLO lines after the first (keywords advertised, masked or not) */
 	unsigned masked_extensions; /* of those, masked */
 	int banner_masked;          /* 0 or 1 */
+	unsigned tls_extensions;    /* EHLO lines after the first inside TLS */
+	unsigned stripped_extensions; /* keywords offered inside TLS only (STARTTLS counted if hidden) */
 	const struct sf_box *box;   /* the box most findings point to, or NULL */
 };
 

@@ -570,6 +570,12 @@ static void run_check(const struct config *cfg, const struct session_config scfg
 
 /* -------------------------------------------------------------- output */
 
+/* The STARTTLS conversation: its own session with --probe, else the one. */
+static const struct session *tls_session(const struct outcome *o)
+{
+	return o->two_sessions ? &o->tls_sess : &o->sess;
+}
+
 /* A growing text with a fixed cap; appends past the cap are cut. */
 struct text {
 	char buf[SUMMARY_MAX];
@@ -606,54 +612,53 @@ static void target_name(const struct config *cfg, char *buf, size_t bufsz)
 }
 
 /* The failure to hold the conversation, in words, or NULL if it was held. */
-static void describe_failure(const struct config *cfg, const struct outcome *o,
-			     const char *target, struct text *t)
+static void describe_failure(const struct config *cfg, const struct session *s,
+			     const char *addr_text, const char *target, struct text *t)
 {
-	const struct session *s = &o->sess;
 	char ev[EVIDENCE_MAX];
 
 	switch (s->outcome) {
 	case SESS_CONNECT_FAILED:
-		text_add(t, "cannot connect to %s (%s): %s", target, o->addr_text,
+		text_add(t, "cannot connect to %s (%s): %s", target, addr_text,
 			 strerror(s->sys_errno));
 		break;
 	case SESS_TIMEOUT:
 		text_add(t, "no %sanswer from %s (%s) within %g s, %s",
-			 s->pending_at_close ? "complete " : "", target, o->addr_text,
+			 s->pending_at_close ? "complete " : "", target, addr_text,
 			 cfg->timeout, session_step_words(s->failed_step));
 		break;
 	case SESS_RESET:
-		text_add(t, "connection reset by %s (%s) %s", target, o->addr_text,
+		text_add(t, "connection reset by %s (%s) %s", target, addr_text,
 			 session_step_words(s->failed_step));
 		break;
 	case SESS_CLOSED:
-		text_add(t, "%s (%s) closed the connection %s%s", target, o->addr_text,
+		text_add(t, "%s (%s) closed the connection %s%s", target, addr_text,
 			 session_step_words(s->failed_step),
 			 s->pending_at_close ? ", in the middle of a reply" : "");
 		break;
 	case SESS_PROTOCOL:
 		sf_escape(ev, sizeof ev, s->perr_line, s->perr_line_len);
 		text_add(t, "%s (%s) does not speak SMTP: %s, %s (it sent \"%s\")", target,
-			 o->addr_text, sf_perr_str(s->perr), session_step_words(s->failed_step), ev);
+			 addr_text, sf_perr_str(s->perr), session_step_words(s->failed_step), ev);
 		break;
 	case SESS_TOO_MUCH:
-		text_add(t, "%s (%s) sent more than %u bytes %s", target, o->addr_text,
+		text_add(t, "%s (%s) sent more than %u bytes %s", target, addr_text,
 			 SF_CONN_BYTES_MAX, session_step_words(s->failed_step));
 		break;
 	case SESS_UNSOLICITED:
 		if (s->failed_step == STEP_STARTTLS)
 			text_add(t, "%s (%s) sent clear-text data after agreeing to STARTTLS, before the TLS handshake (RFC 3207 5 forbids it)",
-				 target, o->addr_text);
+				 target, addr_text);
 		else
 			text_add(t, "%s (%s) sent a reply before the command it answers, %s", target,
-				 o->addr_text, session_step_words(s->failed_step));
+				 addr_text, session_step_words(s->failed_step));
 		break;
 	case SESS_IO_ERROR:
-		text_add(t, "network error with %s (%s) %s: %s", target, o->addr_text,
+		text_add(t, "network error with %s (%s) %s: %s", target, addr_text,
 			 session_step_words(s->failed_step), strerror(s->sys_errno));
 		break;
 	case SESS_TLS_FAILED:
-		text_add(t, "TLS handshake with %s (%s) failed: %s", target, o->addr_text,
+		text_add(t, "TLS handshake with %s (%s) failed: %s", target, addr_text,
 			 s->tls_err);
 		break;
 	case SESS_NOMEM:
@@ -690,6 +695,8 @@ static enum sf_state failure_state(const struct outcome *o)
 	if (o->resolve_error != 0 || o->sess.outcome == SESS_NOMEM)
 		return SF_UNKNOWN;
 	if (o->sess.outcome != SESS_COMPLETE)
+		return SF_CRITICAL;
+	if (o->two_sessions && o->tls_sess.outcome != SESS_COMPLETE)
 		return SF_CRITICAL;
 	if (o->sess.greeting != NULL && o->sess.greeting->code != 220)
 		return SF_CRITICAL;
@@ -750,17 +757,17 @@ static void print_reply(const char *label, const struct sf_reply *r)
 	}
 }
 
-static void print_extensions(const struct session *s)
+static void print_extensions(const char *label, const struct sf_reply *r)
 {
 	struct sf_ehlo *e = NULL;
 	char ev[EVIDENCE_MAX];
 
-	if (s->ehlo == NULL || s->ehlo->code / 100 != 2 || sf_ehlo_parse(s->ehlo, &e) != 0)
+	if (r == NULL || r->code / 100 != 2 || sf_ehlo_parse(r, &e) != 0)
 		return;
-	printf("Extensions (%zu):", e->next);
+	printf("%s (%zu):", label, e->next);
 	for (size_t i = 0; i < e->next; i++) {
 		size_t len = 0;
-		const char *text = sf_reply_text(s->ehlo, e->ext[i].line, &len);
+		const char *text = sf_reply_text(r, e->ext[i].line, &len);
 		sf_escape(ev, sizeof ev, text, len);
 		printf("%s %s%s", i ? "," : "", ev, e->ext[i].masked ? " (masked)" : "");
 	}
@@ -820,6 +827,18 @@ static void build_perfdata(const struct config *cfg, const struct outcome *o,
 	else
 		snprintf(val, sizeof val, "U");
 	sf_perfdata_append(pd, pdsz, "banner_masked", val, "", NULL, NULL, "0", "1");
+	if (!cfg->starttls)
+		return;
+	uom = fmt_time(val, sizeof val, tls_session(o)->t.tls_start, tls_session(o)->t.tls_done);
+	sf_perfdata_append(pd, pdsz, "time_tls", val, uom, NULL, NULL, "0", NULL);
+	if (v != NULL && tls_session(o)->ehlo_tls != NULL)
+		snprintf(val, sizeof val, "%u", v->tls_extensions);
+	else
+		snprintf(val, sizeof val, "U");
+	sf_perfdata_append(pd, pdsz, "tls_extensions", val, "", NULL, NULL, "0", NULL);
+	if (v != NULL && tls_session(o)->ehlo_tls != NULL)
+		snprintf(val, sizeof val, "%u", v->stripped_extensions);
+	sf_perfdata_append(pd, pdsz, "stripped_extensions", val, "", NULL, NULL, "0", NULL);
 }
 
 /* The summary of findings whose state is not OK, worst first, then the box. */
@@ -846,6 +865,37 @@ static enum sf_state summarize_findings(const struct config *cfg, const struct s
 	if (shown_n > 0 && box != NULL)
 		text_add(t, " - looks like %s", box->name);
 	return st;
+}
+
+/* What the verdict needs from the sessions. probes and sent are storage the
+ * input points into. */
+static void fill_input(const struct config *cfg, const struct outcome *o,
+		       struct sf_verdict_input *in, struct sf_probe *probes,
+		       char (*sent)[SESSION_OUT_MAX])
+{
+	const struct session *s = &o->sess;
+	const struct session *t = tls_session(o);
+
+	memset(in, 0, sizeof *in);
+	in->greeting = s->greeting;
+	in->ehlo = s->ehlo;
+	in->helo = s->helo;
+	in->required = cfg->required.word;
+	in->nrequired = cfg->required.n;
+	in->starttls_tried = cfg->starttls;
+	in->starttls = t->starttls_reply;
+	in->tls_error = t->tls_failed ? t->tls_err : NULL;
+	in->ehlo_tls = t->ehlo_tls;
+	in->tls_ignore = cfg->tls_ignore.word;
+	in->ntls_ignore = cfg->tls_ignore.n;
+	for (size_t i = 0; i < s->probes_sent && i < SESSION_PROBES; i++) {
+		session_probe_command(i, sent[i], SESSION_OUT_MAX, &probes[i].keyword);
+		probes[i].sent = sent[i];
+		probes[i].reply = s->probe_reply[i];
+		probes[i].dropped = s->probe_dropped && i + 1 == s->probes_sent;
+	}
+	in->probes = probes;
+	in->nprobes = s->probes_sent;
 }
 
 /* Informational findings (state OK) are named after an OK summary. */
@@ -882,8 +932,10 @@ static enum sf_state report(const struct config *cfg, const struct outcome *o, t
 		return SF_UNKNOWN;
 	}
 	if (s->greeting != NULL) {
-		struct sf_verdict_input in = {s->greeting, s->ehlo, s->helo, cfg->required.word,
-					      cfg->required.n};
+		struct sf_verdict_input in;
+		struct sf_probe probes[SESSION_PROBES];
+		char sent[SESSION_PROBES][SESSION_OUT_MAX];
+		fill_input(cfg, o, &in, probes, sent);
 		if (sf_verdict_make(&in, &v) != 0) {
 			printf("%s UNKNOWN - out of memory while judging the replies\n", PREFIX);
 			return SF_UNKNOWN;
@@ -892,7 +944,11 @@ static enum sf_state report(const struct config *cfg, const struct outcome *o, t
 			v->nfindings = sizeof order / sizeof order[0];
 		order_findings(cfg, v, order);
 	}
-	describe_failure(cfg, o, target, &sum);
+	describe_failure(cfg, &o->sess, o->addr_text, target, &sum);
+	if (o->two_sessions && o->tls_sess.outcome != SESS_COMPLETE) {
+		text_add(&sum, "%sSTARTTLS session: ", sum.len ? "; " : "");
+		describe_failure(cfg, &o->tls_sess, o->addr_text, target, &sum);
+	}
 	if (s->greeting != NULL && s->greeting->code != 220) {
 		sf_escape(ev, sizeof ev, s->greeting->lines[0].raw, s->greeting->lines[0].len);
 		text_add(&sum, "%s%s refuses the session: greeting \"%s\"", sum.len ? "; " : "",
@@ -924,9 +980,15 @@ static enum sf_state report(const struct config *cfg, const struct outcome *o, t
 	if (v != NULL)
 		print_findings(cfg, v, order);
 	print_reply("Greeting: ", s->greeting);
-	print_extensions(s);
-	if (cfg->verbose)
+	print_extensions("Extensions", s->ehlo);
+	if (tls_session(o)->tls_desc[0] != '\0')
+		printf("TLS: %s\n", tls_session(o)->tls_desc);
+	print_extensions("Extensions inside TLS", tls_session(o)->ehlo_tls);
+	if (cfg->verbose) {
 		print_transcript(s);
+		if (o->two_sessions)
+			print_transcript(&o->tls_sess);
+	}
 	sf_verdict_free(v);
 	return st;
 }

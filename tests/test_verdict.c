@@ -154,7 +154,32 @@ struct row {
 	unsigned extensions, masked;
 	int banner_masked;
 	const char *box; /* v->box id, NULL for none */
+	/* -S and --probe (zero when not used) */
+	int starttls_tried;
+	const char *const *starttls; /* reply to STARTTLS */
+	const char *tls_error;
+	const char *const *ehlo_tls;
+	const char *const *tls_ignore; /* NULL: the plugin's default STARTTLS, AUTH */
+	struct {
+		const char *sent, *keyword;
+		const char *const *reply; /* NULL: none came */
+		int dropped;
+	} probe[3];
+	unsigned tls_extensions, stripped;
 };
+
+/* Postfix inside TLS: no STARTTLS (RFC 3207), AUTH offered only here. */
+static const char *const postfix_tls_ehlo[] = {
+	"250-mail.example.com", "250-PIPELINING", "250-SIZE 10240000", "250-VRFY", "250-ETRN",
+	"250-AUTH PLAIN LOGIN", "250-ENHANCEDSTATUSCODES", "250-8BITMIME", "250-DSN",
+	"250-SMTPUTF8", "250 CHUNKING", NULL,
+};
+#define STARTTLS_READY "220 2.0.0 Ready to start TLS"
+#define POSTFIX_UNRECOGNISED "502 5.5.2 Error: command not recognized"
+/* "NOOP " and 600 x's, as the plugin's probe sends it; filled by main(). */
+static char long_noop[5 + 600 + 1];
+#define LONG_NOOP_START                                                                  \
+	"NOOP xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 
 static const struct row rows[] = {
 	/* --- healthy servers: nothing to say --- */
@@ -527,6 +552,214 @@ static const struct row rows[] = {
 			      "220-mx.example.com ESMTP (0123456789abcdef)", "220-mail.example.com SMTP service ready",
 			      "220 mail.example.com ESMTP F-Secure-fan"),
 	},
+
+	/* --- STARTTLS as a witness (-S) --- */
+	{
+		.name = "clean Postfix with -S: AUTH inside TLS only is legitimate",
+		.greeting = L("220 mail.example.com ESMTP Postfix"),
+		.ehlo = postfix_ehlo,
+		.required = L("AUTH"),
+		.extensions = 10,
+		.starttls_tried = 1,
+		.starttls = L(STARTTLS_READY),
+		.ehlo_tls = postfix_tls_ehlo,
+		.tls_extensions = 10,
+	},
+	{
+		.name = "ASA with allow-tls: CHUNKING masked outside, seen inside",
+		.greeting = L(ASA_POSTFIX_BANNER),
+		.ehlo = L("250-mail.example.com", "250-PIPELINING", "250-SIZE 10240000", "250-VRFY",
+			  "250-ETRN", "250-STARTTLS", "250-ENHANCEDSTATUSCODES", "250-8BITMIME",
+			  "250-DSN", "250-SMTPUTF8", "250 XXXXXXXA"),
+		.want = {
+			{SF_FIND_EXT_MASKED, SF_CRITICAL, "cisco-asa",
+			 "1 of 10 ESMTP extensions masked (guess by length: STARTTLS or CHUNKING)",
+			 L("250 XXXXXXXA")},
+			{SF_FIND_EXT_STRIPPED, SF_CRITICAL, "cisco-asa",
+			 "1 extension hidden by the path (offered inside TLS, missing outside): CHUNKING",
+			 L("250 CHUNKING")},
+			{SF_FIND_BANNER_MASKED, SF_WARNING, "cisco-asa", BANNER_SUMMARY,
+			 L(ASA_POSTFIX_BANNER)},
+		},
+		.extensions = 10,
+		.masked = 1,
+		.banner_masked = 1,
+		.box = "cisco-asa",
+		.starttls_tried = 1,
+		.starttls = L(STARTTLS_READY),
+		.ehlo_tls = postfix_tls_ehlo,
+		.tls_extensions = 10,
+		.stripped = 1,
+	},
+	{
+		.name = "ASA default policy: STARTTLS masked and X-ed",
+		.greeting = L(ASA_POSTFIX_BANNER),
+		.ehlo = asa_postfix_ehlo,
+		.want = {
+			{SF_FIND_EXT_MASKED, SF_CRITICAL, "cisco-asa",
+			 "2 of 10 ESMTP extensions masked (guess by length: STARTTLS or CHUNKING)",
+			 L("250-XXXXXXXA", "250 XXXXXXXB")},
+			{SF_FIND_STARTTLS_REFUSED, SF_CRITICAL, "cisco-asa",
+			 "STARTTLS refused (server answered 502); STARTTLS is missing from the EHLO reply, "
+			 "probably one of the masked lines: mail travels in clear text",
+			 L(POSTFIX_UNRECOGNISED)},
+			{SF_FIND_BANNER_MASKED, SF_WARNING, "cisco-asa", BANNER_SUMMARY,
+			 L(ASA_POSTFIX_BANNER)},
+		},
+		.extensions = 10,
+		.masked = 2,
+		.banner_masked = 1,
+		.box = "cisco-asa",
+		.starttls_tried = 1,
+		.starttls = L(POSTFIX_UNRECOGNISED),
+	},
+	{
+		.name = "a proxy keeping five lines (Zorp style)",
+		.greeting = L("220 mail.example.com ESMTP Postfix"),
+		.ehlo = L("250-mail.example.com", "250-PIPELINING", "250-SIZE 10240000", "250-ETRN",
+			  "250-STARTTLS", "250 8BITMIME"),
+		.want = {
+			{SF_FIND_EXT_STRIPPED, SF_CRITICAL, NULL,
+			 "5 extensions hidden by the path (offered inside TLS, missing outside): VRFY, "
+			 "ENHANCEDSTATUSCODES, DSN, SMTPUTF8, CHUNKING",
+			 L("250-VRFY", "250-ENHANCEDSTATUSCODES", "250-DSN", "250-SMTPUTF8",
+			   "250 CHUNKING")},
+		},
+		.extensions = 5,
+		.starttls_tried = 1,
+		.starttls = L(STARTTLS_READY),
+		.ehlo_tls = postfix_tls_ehlo,
+		.tls_extensions = 10,
+		.stripped = 5,
+	},
+	{
+		.name = "STARTTLS removed from the list but working",
+		.greeting = L("220 mail.example.com ESMTP Postfix"),
+		.ehlo = L("250-mail.example.com", "250-PIPELINING", "250-SIZE 10240000", "250-VRFY",
+			  "250-ETRN", "250-ENHANCEDSTATUSCODES", "250-8BITMIME", "250-DSN",
+			  "250-SMTPUTF8", "250 CHUNKING"),
+		.want = {
+			{SF_FIND_EXT_STRIPPED, SF_CRITICAL, NULL,
+			 "1 extension hidden by the path (offered inside TLS, missing outside): STARTTLS",
+			 L(STARTTLS_READY)},
+		},
+		.extensions = 9,
+		.starttls_tried = 1,
+		.starttls = L(STARTTLS_READY),
+		.ehlo_tls = postfix_tls_ehlo,
+		.tls_extensions = 10,
+		.stripped = 1,
+	},
+	{
+		.name = "a server without TLS: a warning, no box",
+		.greeting = L("220 mx.example.net ESMTP Exim 4.96"),
+		.ehlo = L("250-mx.example.net Hello client.example.net [192.0.2.10]", "250-SIZE 52428800",
+			  "250-8BITMIME", "250-PIPELINING", "250 HELP"),
+		.want = {
+			{SF_FIND_STARTTLS_MISSING, SF_WARNING, NULL,
+			 "STARTTLS not offered (server answered 500 to it): mail to this server travels "
+			 "in clear text",
+			 L("500 unrecognized command")},
+		},
+		.extensions = 4,
+		.starttls_tried = 1,
+		.starttls = L("500 unrecognized command"),
+	},
+	{
+		.name = "STARTTLS offered, then the handshake fails",
+		.greeting = L("220 mail.example.com ESMTP Postfix"),
+		.ehlo = postfix_ehlo,
+		.want = {
+			{SF_FIND_TLS_FAILED, SF_CRITICAL, NULL,
+			 "STARTTLS accepted but the TLS handshake failed: wrong version number",
+			 L(STARTTLS_READY, "wrong version number")},
+		},
+		.extensions = 10,
+		.starttls_tried = 1,
+		.starttls = L(STARTTLS_READY),
+		.tls_error = "wrong version number",
+	},
+	{
+		.name = "--tls-ignore empty of AUTH: AUTH inside only is reported",
+		.greeting = L("220 mail.example.com ESMTP Postfix"),
+		.ehlo = postfix_ehlo,
+		.want = {
+			{SF_FIND_EXT_STRIPPED, SF_CRITICAL, NULL,
+			 "1 extension hidden by the path (offered inside TLS, missing outside): AUTH",
+			 L("250-AUTH PLAIN LOGIN")},
+		},
+		.extensions = 10,
+		.starttls_tried = 1,
+		.starttls = L(STARTTLS_READY),
+		.ehlo_tls = postfix_tls_ehlo,
+		.tls_ignore = L("STARTTLS"),
+		.tls_extensions = 10,
+		.stripped = 1,
+	},
+	/* --- probe commands (--probe) --- */
+	{
+		.name = "clean Postfix answers every probe harmlessly",
+		.greeting = L("220 mail.example.com ESMTP Postfix"),
+		.ehlo = postfix_ehlo,
+		.extensions = 10,
+		.probe = {
+			{"BDAT 0 LAST", "CHUNKING", L("503 5.5.1 Error: need MAIL command"), 0},
+			{long_noop, NULL, L("250 2.0.0 Ok"), 0},
+			{"RSET", NULL, L("250 2.0.0 Ok"), 0},
+		},
+	},
+	{
+		.name = "ASA: STARTTLS works though masked, BDAT unrecognised though CHUNKING is offered inside TLS, long line dropped",
+		.greeting = L(ASA_POSTFIX_BANNER),
+		.ehlo = asa_postfix_ehlo,
+		.want = {
+			{SF_FIND_EXT_MASKED, SF_CRITICAL, "cisco-asa",
+			 "2 of 10 ESMTP extensions masked (guess by length: STARTTLS or CHUNKING)",
+			 L("250-XXXXXXXA", "250 XXXXXXXB")},
+			{SF_FIND_EXT_STRIPPED, SF_CRITICAL, "cisco-asa",
+			 "2 extensions hidden by the path (offered inside TLS, missing outside): "
+			 "STARTTLS, CHUNKING",
+			 L(STARTTLS_READY, "250 CHUNKING")},
+			{SF_FIND_PROBE, SF_CRITICAL, "cisco-asa",
+			 "the probe BDAT (13 octets with CRLF) was called unrecognised (server answered "
+			 "502) although the server offers CHUNKING: the path rewrites it",
+			 L("BDAT 0 LAST", POSTFIX_UNRECOGNISED)},
+			{SF_FIND_PROBE, SF_CRITICAL, "cisco-asa",
+			 "the connection was dropped after the probe NOOP (607 octets with CRLF): the "
+			 "default ASA policy drops command lines over 512 octets",
+			 L(LONG_NOOP_START)},
+			{SF_FIND_BANNER_MASKED, SF_WARNING, "cisco-asa", BANNER_SUMMARY,
+			 L(ASA_POSTFIX_BANNER)},
+		},
+		.extensions = 10,
+		.masked = 2,
+		.banner_masked = 1,
+		.box = "cisco-asa",
+		.starttls_tried = 1,
+		.starttls = L(STARTTLS_READY),
+		.ehlo_tls = postfix_tls_ehlo,
+		.tls_extensions = 10,
+		.stripped = 2,
+		.probe = {
+			{"BDAT 0 LAST", "CHUNKING", L(POSTFIX_UNRECOGNISED), 0},
+			{long_noop, NULL, NULL, 1},
+		},
+	},
+	{
+		.name = "a probe echoed as X's",
+		.greeting = L("220 relay.example.edu ESMTP Sendmail 8.17.1"),
+		.ehlo = L("250-relay.example.edu Hello", "250 ENHANCEDSTATUSCODES"),
+		.want = {
+			{SF_FIND_PROBE, SF_CRITICAL, "cisco-asa",
+			 "the probe BDAT (13 octets with CRLF) reached the server as X's (server answered 500)",
+			 L("BDAT 0 LAST", "500 5.5.1 Command unrecognized: \"XXXX 0 LAST\"")},
+		},
+		.extensions = 1,
+		.box = "cisco-asa",
+		.probe = {
+			{"BDAT 0 LAST", "CHUNKING", L("500 5.5.1 Command unrecognized: \"XXXX 0 LAST\""), 0},
+		},
+	},
 };
 
 /* --- running a row ------------------------------------------------------ */
@@ -569,9 +802,12 @@ static void check_finding(const struct row *t, size_t i, const struct sf_finding
 }
 
 struct inputs {
-	struct sf_reply *greeting, *ehlo, *helo;
+	struct sf_reply *greeting, *ehlo, *helo, *starttls, *ehlo_tls, *probe_reply[3];
+	struct sf_probe probes[3];
 	struct sf_verdict_input in;
 };
+
+static const char *const default_tls_ignore[] = {"STARTTLS", "AUTH", NULL};
 
 static void inputs_make(const struct row *t, struct inputs *x)
 {
@@ -584,6 +820,21 @@ static void inputs_make(const struct row *t, struct inputs *x)
 	x->in.helo = x->helo;
 	x->in.required = t->required;
 	x->in.nrequired = count_lines(t->required);
+	x->starttls = t->starttls ? reply_from_array(t->starttls) : NULL;
+	x->ehlo_tls = t->ehlo_tls ? reply_from_array(t->ehlo_tls) : NULL;
+	x->in.starttls_tried = t->starttls_tried;
+	x->in.starttls = x->starttls;
+	x->in.tls_error = t->tls_error;
+	x->in.ehlo_tls = x->ehlo_tls;
+	x->in.tls_ignore = t->tls_ignore ? t->tls_ignore : default_tls_ignore;
+	x->in.ntls_ignore = count_lines(x->in.tls_ignore);
+	for (size_t i = 0; i < 3 && t->probe[i].sent != NULL; i++) {
+		x->probe_reply[i] = t->probe[i].reply ? reply_from_array(t->probe[i].reply) : NULL;
+		x->probes[i] = (struct sf_probe){t->probe[i].sent, t->probe[i].keyword,
+						 x->probe_reply[i], t->probe[i].dropped};
+		x->in.nprobes = i + 1;
+	}
+	x->in.probes = x->probes;
 }
 
 static void inputs_free(struct inputs *x)
@@ -591,6 +842,10 @@ static void inputs_free(struct inputs *x)
 	sf_reply_free(x->greeting);
 	sf_reply_free(x->ehlo);
 	sf_reply_free(x->helo);
+	sf_reply_free(x->starttls);
+	sf_reply_free(x->ehlo_tls);
+	for (size_t i = 0; i < 3; i++)
+		sf_reply_free(x->probe_reply[i]);
 }
 
 static void check_row(const struct row *t)
@@ -617,6 +872,9 @@ static void check_row(const struct row *t)
 			 v->masked_extensions, v->banner_masked, t->extensions, t->masked,
 			 t->banner_masked);
 	check_str(t->name, "verdict box", box_id(v->box), t->box ? t->box : "(none)");
+	if (v->tls_extensions != t->tls_extensions || v->stripped_extensions != t->stripped)
+		fail_msg("%s: TLS counts %u/%u, want %u/%u", t->name, v->tls_extensions,
+			 v->stripped_extensions, t->tls_extensions, t->stripped);
 	sf_verdict_free(v);
 	inputs_free(&x);
 }
@@ -829,6 +1087,11 @@ static void test_kind_info(void **state)
 		{SF_FIND_EXT_MISSING, "missing-extension", SF_CRITICAL},
 		{SF_FIND_EXT_INCONSISTENT, "inconsistent-extensions", SF_WARNING},
 		{SF_FIND_FINGERPRINT, "fingerprint", SF_OK},
+		{SF_FIND_EXT_STRIPPED, "extensions-stripped", SF_CRITICAL},
+		{SF_FIND_STARTTLS_REFUSED, "starttls-refused", SF_CRITICAL},
+		{SF_FIND_TLS_FAILED, "tls-failed", SF_CRITICAL},
+		{SF_FIND_STARTTLS_MISSING, "starttls-missing", SF_WARNING},
+		{SF_FIND_PROBE, "probe-rejected", SF_CRITICAL},
 	};
 
 	(void)state;
@@ -1003,6 +1266,9 @@ static void test_out_of_memory(void **state)
 
 int main(void)
 {
+	memcpy(long_noop, "NOOP ", 5);
+	memset(long_noop + 5, 'x', 600);
+	long_noop[605] = '\0';
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rows),
 		cmocka_unit_test(test_masked_transcripts),
