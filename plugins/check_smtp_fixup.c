@@ -738,8 +738,11 @@ static void print_findings(const struct config *cfg, const struct sf_verdict *v,
 			printf("  seen: %s\n", ev);
 		}
 		if (f->box != NULL) {
+			int told = 0; /* the same remedy once is enough */
+			for (size_t m = 0; m < n && !told; m++)
+				told = v->findings[order[m]].box == f->box;
 			printf("  looks like: %s\n", f->box->name);
-			if (f->box->remedy[0] != '\0')
+			if (!told && f->box->remedy[0] != '\0')
 				printf("  remedy: %s\n", f->box->remedy);
 		}
 	}
