@@ -263,19 +263,22 @@ static size_t token_end(const char *s, size_t len, size_t i)
 /* PIX 4.x: "SMTP/cmap ready", possibly padded with underscores. */
 static int is_cmap_text(const char *s, size_t len)
 {
+	static const char prefix[] = "smtp/cmap";
 	size_t i = skip_blanks(s, len, 0);
-	size_t e = token_end(s, len, i);
 
-	if (!ci_word(s + i, e - i, "smtp/cmap"))
+	/* Seen as "SMTP/cmap ready" padded with '_' (DOMAIN.md 1) and as
+	 * "SMTP/cmap____..._ read" (the padding cut into "ready"): after the
+	 * prefix, only '_', blanks and the letters of "ready". */
+	if (len - i < sizeof prefix - 1 || !ci_word(s + i, sizeof prefix - 1, prefix))
 		return 0;
-	i = skip_blanks(s, len, e);
-	if (i == e) /* "SMTP/cmap" and "ready" must be apart */
-		return 0;
-	if (len - i < 5 || !ci_word(s + i, 5, "ready"))
-		return 0;
-	for (i += 5; i < len; i++)
-		if (s[i] != '_' && !is_blank(s[i]))
+	i += sizeof prefix - 1;
+	if (i < len && s[i] != '_' && !is_blank(s[i]))
+		return 0; /* "SMTP/cmapready" is some other text */
+	for (; i < len; i++) {
+		unsigned char c = ascii_lower((unsigned char)s[i]);
+		if (c != '_' && !is_blank(s[i]) && (c == '\0' || strchr("ready", c) == NULL))
 			return 0;
+	}
 	return 1;
 }
 

@@ -950,10 +950,13 @@ static const struct banner_case banner_cases[] = {
 	{L("220 smtp/CMAP  READY __ _ "), 1, "cisco-pix4"},
 	{L("220-mail.example.com", "220 SMTP/cmap ready"), 1, "cisco-pix4"},
 	{L("220 SMTP/cmap ready_x"), 0, NULL},
+	{L("220 SMTP/cmap_________________________ read"), 1, "cisco-pix4"},
+	{L("220 SMTP/cmap_____ mail"), 0, NULL},
 	{L("220 SMTP/cmap readyx"), 0, NULL},
 	{L("220 SMTP/cmapready"), 0, NULL},
-	{L("220 SMTP/cmap rea"), 0, NULL},
-	{L("220 SMTP/cmap"), 0, NULL},
+	/* the box keeps the length, so a short original cuts the text */
+	{L("220 SMTP/cmap rea"), 1, "cisco-pix4"},
+	{L("220 SMTP/cmap"), 1, "cisco-pix4"},
 	{L("220 SMTP/cmaps ready"), 0, NULL},
 	{L("220 mail.example.com SMTP/cmap ready"), 0, NULL},
 };
