@@ -55,6 +55,9 @@ static char plugin_name[] = "check_smtp_fixup";
 #define SUMMARY_MAX 1024U
 #define PERFDATA_MAX 1024U
 #define EVIDENCE_MAX 600U  /* escaped octets of one evidence line */
+/* Long output stays well under the 8 KB that Nagios keeps of it. */
+#define EVIDENCE_LINES_MAX 8U   /* evidence lines shown per finding */
+#define EXTENSIONS_SHOWN_MAX 48U /* extensions listed in the long output */
 #define QUIT_WAIT 1.0      /* seconds we wait for the reply to QUIT */
 #define ADDR_MAX 16U       /* addresses of one host we try in turn */
 
@@ -493,7 +496,7 @@ static void arm_backstop(const struct config *cfg)
 	struct itimerval it;
 	double t = cfg->timeout + 0.5;
 	int n = snprintf(alarm_text, sizeof alarm_text,
-			 "%s CRITICAL - no result from %s within the %.0f s timeout (name resolution hung?)\n",
+			 "%s CRITICAL - no result from %s within the %g s timeout (blocked in name resolution or TLS set-up)\n",
 			 PREFIX, cfg->host, cfg->timeout);
 
 	alarm_len = n > 0 && (size_t)n < sizeof alarm_text ? (size_t)n : 0;
@@ -733,10 +736,12 @@ static void print_findings(const struct config *cfg, const struct sf_verdict *v,
 		const struct sf_finding *f = &v->findings[order[n]];
 		escaped_line(ev, sizeof ev, f->summary);
 		printf("[%s] %s\n", sf_state_name(cfg->state_of[f->kind]), ev);
-		for (size_t i = 0; i < f->nevidence; i++) {
+		for (size_t i = 0; i < f->nevidence && i < EVIDENCE_LINES_MAX; i++) {
 			escaped_line(ev, sizeof ev, f->evidence[i]);
 			printf("  seen: %s\n", ev);
 		}
+		if (f->nevidence > EVIDENCE_LINES_MAX)
+			printf("  seen: ... and %zu more lines\n", f->nevidence - EVIDENCE_LINES_MAX);
 		if (f->box != NULL) {
 			int told = 0; /* the same remedy once is enough */
 			for (size_t m = 0; m < n && !told; m++)
@@ -768,12 +773,14 @@ static void print_extensions(const char *label, const struct sf_reply *r)
 	if (r == NULL || r->code / 100 != 2 || sf_ehlo_parse(r, &e) != 0)
 		return;
 	printf("%s (%zu):", label, e->next);
-	for (size_t i = 0; i < e->next; i++) {
+	for (size_t i = 0; i < e->next && i < EXTENSIONS_SHOWN_MAX; i++) {
 		size_t len = 0;
 		const char *text = sf_reply_text(r, e->ext[i].line, &len);
 		sf_escape(ev, sizeof ev, text, len);
 		printf("%s %s%s", i ? "," : "", ev, e->ext[i].masked ? " (masked)" : "");
 	}
+	if (e->next > EXTENSIONS_SHOWN_MAX)
+		printf(", ... (%zu more)", e->next - EXTENSIONS_SHOWN_MAX);
 	printf("\n");
 	sf_ehlo_free(e);
 }
@@ -1041,6 +1048,9 @@ int main(int argc, char **argv)
 	int ac = argc;
 	enum sf_state st;
 
+	/* A peer that goes away makes OpenSSL's own writes raise SIGPIPE;
+	 * every write's result is checked instead. */
+	signal(SIGPIPE, SIG_IGN);
 	np_init(plugin_name, argc, argv);
 	av = np_extra_opts(&ac, argv, progname);
 	parse_options(ac, av, &cfg);

@@ -252,6 +252,13 @@ static void on_connected(struct session *s)
 
 	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
+	if (err == ECONNRESET) {
+		/* the handshake completed, then the peer reset at once */
+		s->t.connected = session_now();
+		s->step = STEP_GREETING;
+		finish(s, SESS_RESET, err);
+		return;
+	}
 	if (err != 0) {
 		finish(s, SESS_CONNECT_FAILED, err);
 		return;
