@@ -496,6 +496,8 @@ static void mask_guess(struct sbuf *b, const struct sf_reply *r, const struct sf
 	for (size_t g = 0; g < NGUESSES; g++) {
 		size_t glen = strlen(mask_guesses[g]);
 
+		if (sf_ehlo_find(e, mask_guesses[g]) != NULL)
+			continue; /* offered in clear in the same reply: not behind a mask */
 		for (size_t i = 0; i < e->next; i++) {
 			size_t n = 0;
 
@@ -911,6 +913,33 @@ static int judge_witnesses(const struct sf_verdict_input *in, const struct sf_eh
 	return rc;
 }
 
+static struct sf_finding *finding_of(struct sf_verdict *v, enum sf_kind k)
+{
+	for (size_t i = 0; i < v->nfindings; i++)
+		if (v->findings[i].kind == k)
+			return &v->findings[i];
+	return NULL;
+}
+
+/* Findings seen together say more than each alone. A banner of '*' only
+ * fits an ASA or a PIX whose banner had no '2' or '0'; but the ASA knows
+ * EHLO (DOMAIN.md 2): a failed EHLO beside a masked banner is a PIX, and
+ * the failure is then the box's doing even without an X echo. */
+static void reconcile_boxes(struct sf_verdict *v)
+{
+	struct sf_finding *banner = finding_of(v, SF_FIND_BANNER_MASKED);
+	struct sf_finding *ehlo = finding_of(v, SF_FIND_EHLO_REFUSED);
+
+	if (ehlo == NULL)
+		ehlo = finding_of(v, SF_FIND_EHLO_NOOP);
+	if (banner == NULL || ehlo == NULL)
+		return;
+	if (banner->box == sf_box_get(SF_BOX_CISCO_ASA))
+		banner->box = sf_box_get(SF_BOX_PIX_OLD);
+	if (ehlo->box == NULL)
+		ehlo->box = sf_box_get(SF_BOX_PIX_MAILGUARD);
+}
+
 int sf_verdict_make(const struct sf_verdict_input *in, struct sf_verdict **out)
 {
 	struct sf_verdict *v;
@@ -932,6 +961,7 @@ int sf_verdict_make(const struct sf_verdict_input *in, struct sf_verdict **out)
 		return -1;
 	}
 	sf_ehlo_free(etls);
+	reconcile_boxes(v);
 	findings_sort(v);
 	v->box = main_box(v);
 	*out = v;

@@ -409,14 +409,30 @@ static const struct row rows[] = {
 		.ehlo = L("502 5.5.2 Error: command not recognized"),
 		.helo = L("250 mail.example.com"),
 		.want = {
-			{SF_FIND_EHLO_REFUSED, SF_CRITICAL, NULL,
+			{SF_FIND_EHLO_REFUSED, SF_CRITICAL, "cisco-pix-mailguard",
 			 "EHLO refused (server answered 502)" HELO_WORKS,
 			 L("502 5.5.2 Error: command not recognized", "250 mail.example.com")},
 			{SF_FIND_BANNER_MASKED, SF_WARNING, "cisco-pix4",
 			 "greeting banner replaced by \"SMTP/cmap ready\"",
 			 L("220 SMTP/cmap ready__________________")},
 		},
-		.banner_masked = 1, .box = "cisco-pix4",
+		.banner_masked = 1, .box = "cisco-pix-mailguard",
+	},
+	{
+		/* all '*' alone would be an ASA, but the ASA knows EHLO: a PIX
+		 * whose banner had no 2 or 0 (DOMAIN.md 1, 2) */
+		.name = "PIX 6 on a banner without 2 or 0: EHLO refused without echo",
+		.greeting = L("220 *******************************"),
+		.ehlo = L("500 5.5.2 Error: command not recognized"),
+		.helo = L("250 mail.postfix.test"),
+		.want = {
+			{SF_FIND_EHLO_REFUSED, SF_CRITICAL, "cisco-pix-mailguard",
+			 "EHLO refused (server answered 500)" HELO_WORKS,
+			 L("500 5.5.2 Error: command not recognized", "250 mail.postfix.test")},
+			{SF_FIND_BANNER_MASKED, SF_WARNING, "cisco-pix-fixup", BANNER_SUMMARY,
+			 L("220 *******************************")},
+		},
+		.banner_masked = 1, .box = "cisco-pix-mailguard",
 	},
 	{
 		.name = "PIX multi-line greeting masked line by line",
@@ -573,7 +589,7 @@ static const struct row rows[] = {
 			  "250-DSN", "250-SMTPUTF8", "250 XXXXXXXA"),
 		.want = {
 			{SF_FIND_EXT_MASKED, SF_CRITICAL, "cisco-asa",
-			 "1 of 10 ESMTP extensions masked (guess by length: STARTTLS or CHUNKING)",
+			 "1 of 10 ESMTP extensions masked (guess by length: CHUNKING)",
 			 L("250 XXXXXXXA")},
 			{SF_FIND_EXT_STRIPPED, SF_CRITICAL, "cisco-asa",
 			 "1 extension hidden by the path (offered inside TLS, missing outside): CHUNKING",
