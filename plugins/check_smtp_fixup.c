@@ -505,8 +505,9 @@ static void arm_backstop(const struct config *cfg)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGALRM, &sa, NULL);
 	memset(&it, 0, sizeof it);
+	/* whole microseconds, without libm: the plugin then needs only libc */
 	it.it_value.tv_sec = (time_t)t;
-	it.it_value.tv_usec = (suseconds_t)((t - floor(t)) * 1e6);
+	it.it_value.tv_usec = (suseconds_t)((t - (double)it.it_value.tv_sec) * 1e6);
 	setitimer(ITIMER_REAL, &it, NULL);
 }
 
