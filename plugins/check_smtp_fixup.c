@@ -91,8 +91,9 @@ struct config {
 
 void print_usage(void)
 {
-	printf("Usage:\n %s -H host [-p port] [-4|-6] [-t timeout] [-F fqdn]\n"
-	       "  [-w seconds] [-c seconds] [-R ext[,ext...]] [-S|--tls] [--probe]\n"
+	/* no '|' here: after an UNKNOWN, Nagios would read the rest as perfdata */
+	printf("Usage:\n %s -H host [-p port] [-4] [-6] [-t timeout] [-F fqdn]\n"
+	       "  [-w seconds] [-c seconds] [-R ext[,ext...]] [-S] [--tls] [--probe]\n"
 	       "  [--tls-ignore=ext[,ext...]] [--KIND=STATE...]\n"
 	       "  [--extra-opts=[section][@file]] [-v]\n",
 	       progname);
