@@ -29,12 +29,7 @@
 # shellcheck source=tests/lib.sh
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 
-for bin in "$PLUGIN" "$PEER"; do
-	if [ ! -x "$bin" ]; then
-		echo "not built: $bin" >&2
-		exit 99
-	fi
-done
+require_built "$PLUGIN" "$PEER"
 
 : "${FAULTS_VALGRIND:=some}"
 : "${FAULTS_JOBS:=4}"

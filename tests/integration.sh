@@ -13,12 +13,7 @@
 # shellcheck source=tests/lib.sh
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 
-for bin in "$PLUGIN" "$PEER"; do
-	if [ ! -x "$bin" ]; then
-		echo "not built: $bin" >&2
-		exit 99
-	fi
-done
+require_built "$PLUGIN" "$PEER"
 
 # The plugin's options that set the state of a kind of finding.
 OPT_BANNER=--banner-masked

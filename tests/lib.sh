@@ -51,6 +51,17 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/smtp-fixup-tests.XXXXXX") || {
 }
 
 # Kill what we started (each by its own pid), then remove the work folder.
+# require_built FILE...: stop the suite (hard error, 99) if a program is missing.
+require_built() {
+	local bin
+	for bin in "$@"; do
+		if [ ! -x "$bin" ]; then
+			echo "not built: $bin" >&2
+			exit 99
+		fi
+	done
+}
+
 lib_cleanup() {
 	local pid
 	for pid in "${BG_PIDS[@]}"; do

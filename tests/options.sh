@@ -23,12 +23,7 @@
 # shellcheck source=tests/lib.sh
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 
-for bin in "$PLUGIN" "$PEER"; do
-	if [ ! -x "$bin" ]; then
-		echo "not built: $bin" >&2
-		exit 99
-	fi
-done
+require_built "$PLUGIN" "$PEER"
 
 # Cases the plugin gets wrong today (see the report of issue 4).
 KNOWN_BUGS=${KNOWN_BUGS-"extra_opts_missing_file extra_opts_missing_section extra_opts_no_file"}

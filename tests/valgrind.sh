@@ -17,12 +17,7 @@
 # shellcheck source=tests/lib.sh
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 
-for bin in "$PLUGIN" "$PEER"; do
-	if [ ! -x "$bin" ]; then
-		echo "not built: $bin" >&2
-		exit 99
-	fi
-done
+require_built "$PLUGIN" "$PEER"
 if ! command -v valgrind >/dev/null 2>&1; then
 	echo "SKIP: valgrind is not installed (apt-get install valgrind)"
 	exit 77
