@@ -57,6 +57,15 @@ some) ;;
 	exit 99
 	;;
 esac
+# A plugin built with ASan (tools/sanitize-check) runs neither under
+# valgrind (two memory checkers) nor under strace (LeakSanitizer stops
+# when traced): the sanitizers are the memory check there.
+if grep -qa __asan_init "$PLUGIN"; then
+	FAULTS_VALGRIND=none
+	FAULTS_ASAN=1
+else
+	FAULTS_ASAN=0
+fi
 if ! [[ $FAULTS_JOBS =~ ^[1-9][0-9]?$ ]]; then
 	echo "FAULTS_JOBS must be a number from 1 to 99, not '$FAULTS_JOBS'" >&2
 	exit 99
@@ -417,7 +426,7 @@ fi
 
 # slowwrite cases need strace, allowed to trace here.
 HAVE_STRACE=0
-if strace -o /dev/null true >/dev/null 2>&1; then
+if [ "$FAULTS_ASAN" = 0 ] && strace -o /dev/null true >/dev/null 2>&1; then
 	HAVE_STRACE=1
 fi
 # TLS cases need a plugin that offers -S and --tls.
