@@ -119,6 +119,7 @@ static void keep_errline(struct sf_parser *p, const char *a, size_t alen, const 
 {
 	size_t n = alen < ERRLINE_MAX ? alen : ERRLINE_MAX;
 
+	/* cppcheck-suppress knownConditionTrueFalse ; alen varies by caller */
 	if (n > 0)
 		memcpy(p->errline, a, n);
 	if (blen > ERRLINE_MAX - n)

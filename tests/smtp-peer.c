@@ -228,6 +228,7 @@ static void put_escaped(FILE *f, const char *buf, size_t len, size_t max)
 		else
 			fputc(c, f);
 	}
+	/* cppcheck-suppress knownConditionTrueFalse ; shown stops at the cap */
 	if (shown < len)
 		fprintf(f, "... (%zu octets)", len);
 }
@@ -794,11 +795,15 @@ static int do_expect(struct peer *p, struct conn *c, const struct directive *d)
 /* repeat: send d->text d->num times, in writes of about PEER_WRITE_CHUNK. */
 static int do_repeat(struct peer *p, struct conn *c, const struct directive *d)
 {
-	size_t per = PEER_WRITE_CHUNK / d->len;
+	/* the script parser refuses an empty text: len >= 1 */
+	size_t per;
 	unsigned long left = (unsigned long)d->num;
 	char *chunk;
 	int r = 0;
 
+	if (d->len == 0)
+		return 0; /* the script parser refuses an empty text; nothing to send */
+	per = PEER_WRITE_CHUNK / d->len;
 	if (per == 0)
 		per = 1;
 	chunk = malloc(per * d->len);

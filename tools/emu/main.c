@@ -230,7 +230,7 @@ static const char *option_value(int argc, char **argv, int *i, const char *name)
 	const char *arg = argv[*i];
 	size_t n = strlen(name);
 
-	if (strncmp(arg, name, n) != 0)
+	if (arg == NULL || strncmp(arg, name, n) != 0)
 		return NULL;
 	if (arg[n] == '=')
 		return arg + n + 1;
@@ -257,7 +257,7 @@ static void parse_options(int argc, char **argv, struct config *cfg)
 
 	memset(cfg, 0, sizeof *cfg);
 	cfg->profile = emu_profile_find("none");
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc && argv[i] != NULL; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
 			exit(0);
@@ -293,7 +293,7 @@ static void parse_options(int argc, char **argv, struct config *cfg)
 			if (parse_ulong(v, 1, MAX_SECONDS_MAX, &cfg->max_seconds) < 0)
 				bad_usage("--max-seconds %s: expected a number of seconds, 1..%lu",
 					  v, MAX_SECONDS_MAX);
-		} else if (strcmp(argv[i], "--quiet") == 0) {
+		} else if (argv[i] != NULL && strcmp(argv[i], "--quiet") == 0) {
 			once(&seen_quiet, "--quiet");
 			cfg->quiet = 1;
 		} else {
@@ -445,9 +445,11 @@ static int write_port_file(const char *path, unsigned port)
 	if (fd < 0)
 		return -1;
 	n = snprintf(line, sizeof line, "%u\n", port);
-	if (fchmod(fd, 0644) == 0 && write(fd, line, (size_t)n) == n && close(fd) == 0) {
-		fd = -1;
-		rc = rename(tmp, path);
+	if (fchmod(fd, 0644) == 0 && write(fd, line, (size_t)n) == n) {
+		int closed = close(fd);
+		fd = -1; /* closed either way: never close it twice */
+		if (closed == 0)
+			rc = rename(tmp, path);
 	}
 	if (rc < 0) {
 		int saved = errno;

@@ -32,7 +32,7 @@
 /* A feed of len octets writes at most len + EMU_FEED_SLACK octets: a line
  * may complete with octets fed earlier, and a stripping profile may hold
  * one line back and release it later. */
-#define EMU_FEED_SLACK (2U * EMU_LINE_MAX)
+#define EMU_FEED_SLACK ((size_t)2 * EMU_LINE_MAX)
 
 /* Where bytes come from. */
 enum emu_side {
