@@ -439,6 +439,9 @@ static void parse_options(int argc, char **argv, struct config *cfg)
 			usage_fail("option '%s' needs a value",
 				   shown(argv[optind - 1], tmp, sizeof tmp));
 		case '?':
+			if (strncmp(argv[optind - 1], "--", 2) == 0) /* e.g. --verbose=1 */
+				usage_fail("unknown option or unexpected value '%s'",
+					   shown(argv[optind - 1], tmp, sizeof tmp));
 			if (optopt != 0)
 				usage_fail("unknown option '-%c'", isprint((unsigned char)optopt) ? optopt : '?');
 			usage_fail("unknown option '%s'", shown(argv[optind - 1], tmp, sizeof tmp));
@@ -495,7 +498,7 @@ static void arm_backstop(const struct config *cfg)
 {
 	struct sigaction sa;
 	struct itimerval it;
-	double t = cfg->timeout + 0.5;
+	double t = cfg->timeout + 1.0; /* the poll loop's deadline must win under load */
 	int n = snprintf(alarm_text, sizeof alarm_text,
 			 "%s CRITICAL - no result from %s within the %g s timeout (blocked in name resolution or TLS set-up)\n",
 			 PREFIX, cfg->host, cfg->timeout);
