@@ -201,6 +201,7 @@ printf -v KW65 '%*s' 65 ''
 KW65=${KW65// /K}
 MANY=$(printf 'K%d,' $(seq 1 33))
 MANY=${MANY%,}
+# shellcheck disable=SC2016,SC2054 # a literal $; the commas are values
 bad_values_for() {
 	case $1 in
 	INTEGER) BADV=(-1 0 65536 99999999999999999999999999 abc "$BIG_9" ' 25' '25 ' 25x 0x19 +25 1e3 25.0) ;;

@@ -120,8 +120,9 @@ case_bad_option() {
 	expect_valgrind_clean
 }
 
-ALL_CASES="clean masked ehlo_refused two_sessions not_smtp extra_opts bad_option"
-for c in ${*:-$ALL_CASES}; do
+ALL_CASES=(clean masked ehlo_refused two_sessions not_smtp extra_opts bad_option)
+[ $# -gt 0 ] && ALL_CASES=("$@")
+for c in "${ALL_CASES[@]}"; do
 	case_begin "valgrind_$c"
 	"case_$c"
 	case_end

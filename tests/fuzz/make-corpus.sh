@@ -111,8 +111,8 @@ from_peer() {
 	o_ehlo=$out/ehlo/$name # made by the first octet of an EHLO reply
 	o_verdict=$out/verdict/$name
 	o_required=$out/verdict/$name-required
-	printf "$HDR_DEFAULT" >"$o_reply"
-	printf "$HDR_SMALL" >"$o_small"
+	decode "$HDR_DEFAULT" >"$o_reply"
+	decode "$HDR_SMALL" >"$o_small"
 	: >"$o_verdict"
 	: >"$o_required"
 	while IFS= read -r line || [ -n "$line" ]; do
