@@ -59,7 +59,9 @@ static char plugin_name[] = "check_smtp_fixup";
 #define EVIDENCE_LINES_MAX 8U   /* evidence lines shown per finding */
 #define EXTENSIONS_SHOWN_MAX 48U /* extensions listed in the long output */
 #define QUIT_WAIT 1.0      /* seconds we wait for the reply to QUIT */
-#define ADDR_MAX 16U       /* addresses of one host we try in turn */
+#define ADDR_MAX 16U       /* addresses of one host we check */
+#define TARGETS_MAX 32U    /* targets of one check (addresses of all hosts) */
+#define PERFDATA_MULTI_MAX 16384U /* perfdata of a check with several targets */
 
 /* A list of EHLO keywords given as options (-R, --tls-ignore). */
 struct kwlist {
@@ -115,7 +117,8 @@ static void print_help(void)
 	       " -V, --version\n    Print the version and exit\n"
 	       " --extra-opts=[section][@file]\n"
 	       "    Read options from an ini file (monitoring-plugins extra-opts)\n"
-	       " -H, --hostname=ADDRESS\n    Host name or IP address of the mail server (required)\n"
+	       " -H, --hostname=ADDRESS\n    Host name or IP address of the mail server (required); every address\n"
+	       "    of a name is checked, all at once\n"
 	       " -p, --port=INTEGER\n    Port (default: %s)\n"
 	       " -4, --use-ipv4\n    Use IPv4 only\n"
 	       " -6, --use-ipv6\n    Use IPv6 only\n"
@@ -468,14 +471,32 @@ static void parse_options(int argc, char **argv, struct config *cfg)
 
 /* ------------------------------------------------------------- network */
 
-/* What the check saw: the session that got furthest, and its address. */
+/* What the check saw at one address. */
 struct outcome {
 	struct session sess;     /* the conversation (with the probe if asked) */
 	struct session tls_sess; /* with -S and --probe: the STARTTLS conversation */
 	int two_sessions;
 	char addr_text[64];     /* numeric address of the peer */
+	double t_begin, t_end;  /* this target's sessions, monotonic seconds */
+};
+
+/* One place the check looks at: an address of a host, on a port, in a
+ * role. A check is a list of targets, all run at once; checking one host
+ * with one address is the case of one target. */
+struct target {
+	char host[HOST_MAX + 1]; /* the name it was reached by */
+	const char *port;        /* numeric service */
+	const char *role;        /* what the summary counts, e.g. "address" */
+	const char *roles;       /* the same in the plural */
+	struct outcome o;
+};
+
+/* The whole check: its targets and how long it took. */
+struct check {
+	struct target *tg;      /* TARGETS_MAX of them, n used */
+	size_t n;
+	int two_sessions;       /* each target holds two conversations */
 	int resolve_error;      /* getaddrinfo error, 0 if resolved */
-	size_t naddrs;
 	double t_begin, t_end;  /* whole check, monotonic seconds */
 };
 
@@ -534,46 +555,94 @@ static void start_on(struct session *s, const struct session_config *scfg,
 	session_start(s, session_now());
 }
 
-/* Resolve the host (numeric service, no reverse DNS) and hold the
- * conversation with the first address that accepts a connection. With both
- * -S and --probe, two conversations run at once: the probe's long command
- * may get the connection dropped, which must not cost the STARTTLS witness. */
-static void run_check(const struct config *cfg, const struct session_config scfg[2],
-		      struct outcome *out)
+/* Add a target for address ai of host, and start its conversation(s).
+ * Returns -1 when the list is full or the address does not fit. */
+static int add_target(struct check *chk, const struct session_config scfg[2], const char *host,
+		      const char *port, const struct addrinfo *ai)
+{
+	struct target *tg;
+	struct session *list[2];
+
+	if (chk->n >= TARGETS_MAX || ai->ai_addrlen > sizeof tg->o.sess.addr)
+		return -1;
+	tg = &chk->tg[chk->n++];
+	snprintf(tg->host, sizeof tg->host, "%s", host);
+	tg->port = port;
+	tg->role = "address";
+	tg->roles = "addresses";
+	tg->o.two_sessions = chk->two_sessions;
+	tg->o.t_begin = chk->t_begin;
+	list[0] = &tg->o.sess;
+	list[1] = &tg->o.tls_sess;
+	for (size_t i = 0; i < (tg->o.two_sessions ? 2U : 1U); i++)
+		start_on(list[i], &scfg[i], ai);
+	addr_to_text(&tg->o.sess.addr, tg->o.sess.addrlen, tg->o.addr_text,
+		     sizeof tg->o.addr_text);
+	return 0;
+}
+
+/* Resolve host (numeric service, no reverse DNS) and add every address (up
+ * to ADDR_MAX) as a target. Returns the getaddrinfo error, 0 if resolved. */
+static int add_host(const struct config *cfg, struct check *chk,
+		    const struct session_config scfg[2], const char *host)
 {
 	struct addrinfo hints, *res = NULL;
-	struct session *list[2] = {&out->sess, &out->tls_sess};
-	size_t nsess = out->two_sessions ? 2 : 1;
-	double deadline;
+	size_t naddrs = 0;
+	int err;
 
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = cfg->family;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
 	hints.ai_flags = AI_NUMERICSERV;
-	out->t_begin = session_now();
-	deadline = out->t_begin + cfg->timeout;
-	out->resolve_error = getaddrinfo(cfg->host, cfg->port, &hints, &res);
-	if (out->resolve_error != 0) {
-		out->t_end = session_now();
-		return;
-	}
-	for (struct addrinfo *ai = res; ai != NULL && out->naddrs < ADDR_MAX; ai = ai->ai_next) {
-		if (ai->ai_addrlen > sizeof out->sess.addr)
-			continue;
-		/* try the next address only if this one refused the connection */
-		if (out->naddrs > 0 &&
-		    (out->sess.outcome != SESS_CONNECT_FAILED || session_now() >= deadline))
-			break;
-		for (size_t i = 0; i < nsess; i++)
-			start_on(list[i], &scfg[i], ai);
-		addr_to_text(&out->sess.addr, out->sess.addrlen, out->addr_text,
-			     sizeof out->addr_text);
-		out->naddrs++;
-		session_run(list, nsess, deadline);
-	}
+	err = getaddrinfo(host, cfg->port, &hints, &res);
+	if (err != 0)
+		return err;
+	for (struct addrinfo *ai = res; ai != NULL && naddrs < ADDR_MAX; ai = ai->ai_next)
+		if (add_target(chk, scfg, host, cfg->port, ai) == 0)
+			naddrs++;
 	freeaddrinfo(res);
-	out->t_end = session_now();
+	return 0;
+}
+
+/* The later of a target's sessions' ends, or 0 if one has not ended. */
+static double target_end(const struct outcome *o)
+{
+	double e = o->sess.t.end;
+
+	if (o->two_sessions && (o->tls_sess.t.end == 0 || e == 0))
+		return 0;
+	if (o->two_sessions && o->tls_sess.t.end > e)
+		e = o->tls_sess.t.end;
+	return e;
+}
+
+/* Hold every target's conversation(s) at once under one deadline. With
+ * both -S and --probe, each target has two conversations: the probe's long
+ * command may get the connection dropped, which must not cost the STARTTLS
+ * witness. */
+static void run_check(const struct config *cfg, const struct session_config scfg[2],
+		      struct check *chk)
+{
+	struct session *list[TARGETS_MAX * 2];
+	size_t nsess = 0;
+	double deadline;
+
+	chk->t_begin = session_now();
+	deadline = chk->t_begin + cfg->timeout;
+	chk->resolve_error = add_host(cfg, chk, scfg, cfg->host);
+	for (size_t i = 0; i < chk->n; i++) {
+		list[nsess++] = &chk->tg[i].o.sess;
+		if (chk->tg[i].o.two_sessions)
+			list[nsess++] = &chk->tg[i].o.tls_sess;
+	}
+	if (nsess > 0)
+		session_run(list, nsess, deadline);
+	chk->t_end = session_now();
+	for (size_t i = 0; i < chk->n; i++) {
+		struct outcome *o = &chk->tg[i].o;
+		o->t_end = target_end(o) > 0 ? target_end(o) : chk->t_end;
+	}
 }
 
 /* -------------------------------------------------------------- output */
@@ -609,14 +678,14 @@ static void text_add(struct text *t, const char *fmt, ...)
 }
 
 /* "host" on port 25, "host:port" or "[v6]:port" otherwise. */
-static void target_name(const struct config *cfg, char *buf, size_t bufsz)
+static void target_name(const struct target *tg, char *buf, size_t bufsz)
 {
-	if (strcmp(cfg->port, DEFAULT_PORT) == 0)
-		snprintf(buf, bufsz, "%s", cfg->host);
-	else if (strchr(cfg->host, ':') != NULL)
-		snprintf(buf, bufsz, "[%s]:%s", cfg->host, cfg->port);
+	if (strcmp(tg->port, DEFAULT_PORT) == 0)
+		snprintf(buf, bufsz, "%s", tg->host);
+	else if (strchr(tg->host, ':') != NULL)
+		snprintf(buf, bufsz, "[%s]:%s", tg->host, tg->port);
 	else
-		snprintf(buf, bufsz, "%s:%s", cfg->host, cfg->port);
+		snprintf(buf, bufsz, "%s:%s", tg->host, tg->port);
 }
 
 /* The failure to hold the conversation, in words, or NULL if it was held. */
@@ -700,7 +769,7 @@ static const struct sf_reply *closing_reply(const struct session *s)
 /* State of the conversation itself, before any finding. */
 static enum sf_state failure_state(const struct outcome *o)
 {
-	if (o->resolve_error != 0 || o->sess.outcome == SESS_NOMEM)
+	if (o->sess.outcome == SESS_NOMEM)
 		return SF_UNKNOWN;
 	if (o->sess.outcome != SESS_COMPLETE)
 		return SF_CRITICAL;
@@ -813,47 +882,59 @@ static const char *fmt_time(char *buf, size_t bufsz, double from, double to)
 	return "";
 }
 
+/* sf_perfdata_append with the label after "PREFIX_" when prefix is not
+ * empty (a target's host or address when the check has several). */
+static void perf_add(char *pd, size_t pdsz, const char *prefix, const char *label,
+		     const char *val, const char *uom, const char *warn, const char *crit,
+		     const char *min, const char *max)
+{
+	char full[HOST_MAX + 64];
+
+	snprintf(full, sizeof full, "%s%s%s", prefix, prefix[0] ? "_" : "", label);
+	sf_perfdata_append(pd, pdsz, full, val, uom, warn, crit, min, max);
+}
+
+/* Append one target's perfdata to pd, labels after prefix (see perf_add). */
 static void build_perfdata(const struct config *cfg, const struct outcome *o,
-			   const struct sf_verdict *v, char *pd, size_t pdsz)
+			   const struct sf_verdict *v, const char *prefix, char *pd, size_t pdsz)
 {
 	const struct session_times *t = &o->sess.t;
 	char val[32];
 	const char *uom;
 
-	pd[0] = '\0';
 	uom = fmt_time(val, sizeof val, o->t_begin, check_end(o));
-	sf_perfdata_append(pd, pdsz, "time", val, uom, cfg->warn, cfg->crit, "0", NULL);
+	perf_add(pd, pdsz, prefix, "time", val, uom, cfg->warn, cfg->crit, "0", NULL);
 	uom = fmt_time(val, sizeof val, t->start, t->connected);
-	sf_perfdata_append(pd, pdsz, "time_connect", val, uom, NULL, NULL, "0", NULL);
+	perf_add(pd, pdsz, prefix, "time_connect", val, uom, NULL, NULL, "0", NULL);
 	uom = fmt_time(val, sizeof val, t->connected, t->greeting);
-	sf_perfdata_append(pd, pdsz, "time_banner", val, uom, NULL, NULL, "0", NULL);
+	perf_add(pd, pdsz, prefix, "time_banner", val, uom, NULL, NULL, "0", NULL);
 	uom = fmt_time(val, sizeof val, t->ehlo_sent, t->ehlo_done);
-	sf_perfdata_append(pd, pdsz, "time_ehlo", val, uom, NULL, NULL, "0", NULL);
+	perf_add(pd, pdsz, prefix, "time_ehlo", val, uom, NULL, NULL, "0", NULL);
 	if (v != NULL && o->sess.ehlo != NULL)
 		snprintf(val, sizeof val, "%u", v->extensions);
 	else
 		snprintf(val, sizeof val, "U");
-	sf_perfdata_append(pd, pdsz, "extensions", val, "", NULL, NULL, "0", NULL);
+	perf_add(pd, pdsz, prefix, "extensions", val, "", NULL, NULL, "0", NULL);
 	if (v != NULL && o->sess.ehlo != NULL)
 		snprintf(val, sizeof val, "%u", v->masked_extensions);
-	sf_perfdata_append(pd, pdsz, "masked_extensions", val, "", NULL, NULL, "0", NULL);
+	perf_add(pd, pdsz, prefix, "masked_extensions", val, "", NULL, NULL, "0", NULL);
 	if (v != NULL)
 		snprintf(val, sizeof val, "%d", v->banner_masked);
 	else
 		snprintf(val, sizeof val, "U");
-	sf_perfdata_append(pd, pdsz, "banner_masked", val, "", NULL, NULL, "0", "1");
+	perf_add(pd, pdsz, prefix, "banner_masked", val, "", NULL, NULL, "0", "1");
 	if (!cfg->starttls)
 		return;
 	uom = fmt_time(val, sizeof val, tls_session(o)->t.tls_start, tls_session(o)->t.tls_done);
-	sf_perfdata_append(pd, pdsz, "time_tls", val, uom, NULL, NULL, "0", NULL);
+	perf_add(pd, pdsz, prefix, "time_tls", val, uom, NULL, NULL, "0", NULL);
 	if (v != NULL && tls_session(o)->ehlo_tls != NULL)
 		snprintf(val, sizeof val, "%u", v->tls_extensions);
 	else
 		snprintf(val, sizeof val, "U");
-	sf_perfdata_append(pd, pdsz, "tls_extensions", val, "", NULL, NULL, "0", NULL);
+	perf_add(pd, pdsz, prefix, "tls_extensions", val, "", NULL, NULL, "0", NULL);
 	if (v != NULL && tls_session(o)->ehlo_tls != NULL)
 		snprintf(val, sizeof val, "%u", v->stripped_extensions);
-	sf_perfdata_append(pd, pdsz, "stripped_extensions", val, "", NULL, NULL, "0", NULL);
+	perf_add(pd, pdsz, prefix, "stripped_extensions", val, "", NULL, NULL, "0", NULL);
 }
 
 /* The summary of findings whose state is not OK, worst first, then the box. */
@@ -927,73 +1008,89 @@ static void summarize_notes(const struct config *cfg, const struct sf_verdict *v
 	}
 }
 
-static enum sf_state report(const struct config *cfg, const struct outcome *o, thresholds *thr)
-{
-	const struct session *s = &o->sess;
-	struct sf_verdict *v = NULL;
-	struct text sum = {{0}, 0};
-	char target[HOST_MAX + 16];
-	char pd[PERFDATA_MAX];
-	char ev[EVIDENCE_MAX];
+/* What report() makes of one target. */
+struct judged {
+	struct sf_verdict *v; /* NULL without a greeting */
 	size_t order[SF_FIND__COUNT * 8 + SF_REQUIRE_MAX];
-	enum sf_state st = failure_state(o);
-	double total = check_end(o) - o->t_begin;
+	enum sf_state st;
+	int inspected;        /* a finding whose state is not OK */
+	double total;         /* response time */
+	struct text sum;      /* one-line summary of this target */
+};
+
+/* Judge one target: state, summary and findings. Returns -1 when out of
+ * memory (j holds nothing to free then). */
+static int judge_target(const struct config *cfg, const struct target *tg, thresholds *thr,
+			struct judged *j)
+{
+	const struct outcome *o = &tg->o;
+	const struct session *s = &o->sess;
+	char target[HOST_MAX + 16];
+	char ev[EVIDENCE_MAX];
+	enum sf_state fs;
 	int tstate;
 
-	target_name(cfg, target, sizeof target);
-	if (o->resolve_error != 0) {
-		printf("%s UNKNOWN - cannot resolve %s: %s\n", PREFIX, cfg->host,
-		       gai_strerror(o->resolve_error));
-		return SF_UNKNOWN;
-	}
+	memset(j, 0, sizeof *j);
+	j->st = failure_state(o);
+	j->total = check_end(o) - o->t_begin;
+	target_name(tg, target, sizeof target);
 	if (s->greeting != NULL) {
 		struct sf_verdict_input in;
 		struct sf_probe probes[SESSION_PROBES];
 		char sent[SESSION_PROBES][SESSION_OUT_MAX];
 		fill_input(cfg, o, &in, probes, sent);
-		if (sf_verdict_make(&in, &v) != 0) {
-			printf("%s UNKNOWN - out of memory while judging the replies\n", PREFIX);
-			return SF_UNKNOWN;
-		}
-		if (v->nfindings > sizeof order / sizeof order[0])
-			v->nfindings = sizeof order / sizeof order[0];
-		order_findings(cfg, v, order);
+		if (sf_verdict_make(&in, &j->v) != 0)
+			return -1;
+		if (j->v->nfindings > sizeof j->order / sizeof j->order[0])
+			j->v->nfindings = sizeof j->order / sizeof j->order[0];
+		order_findings(cfg, j->v, j->order);
 	}
-	describe_failure(cfg, &o->sess, o->addr_text, target, &sum);
+	describe_failure(cfg, s, o->addr_text, target, &j->sum);
 	if (o->two_sessions && o->tls_sess.outcome != SESS_COMPLETE) {
-		text_add(&sum, "%sSTARTTLS session: ", sum.len ? "; " : "");
-		describe_failure(cfg, &o->tls_sess, o->addr_text, target, &sum);
+		text_add(&j->sum, "%sSTARTTLS session: ", j->sum.len ? "; " : "");
+		describe_failure(cfg, &o->tls_sess, o->addr_text, target, &j->sum);
 	}
 	if (s->greeting != NULL && s->greeting->code != 220) {
 		sf_escape(ev, sizeof ev, s->greeting->lines[0].raw, s->greeting->lines[0].len);
-		text_add(&sum, "%s%s refuses the session: greeting \"%s\"", sum.len ? "; " : "",
+		text_add(&j->sum, "%s%s refuses the session: greeting \"%s\"", j->sum.len ? "; " : "",
 			 target, ev);
 	}
 	if (closing_reply(s) != NULL) {
 		const struct sf_reply *r = closing_reply(s);
 		sf_escape(ev, sizeof ev, r->lines[0].raw, r->lines[0].len);
-		text_add(&sum, "%s%s ended the session itself: \"%s\"", sum.len ? "; " : "", target, ev);
+		text_add(&j->sum, "%s%s ended the session itself: \"%s\"", j->sum.len ? "; " : "",
+			 target, ev);
 	}
-	if (v != NULL)
-		st = sf_state_worst(st, summarize_findings(cfg, v, order, &sum));
-	tstate = get_status(total, thr);
+	if (j->v != NULL) {
+		fs = summarize_findings(cfg, j->v, j->order, &j->sum);
+		j->inspected = fs != SF_OK;
+		j->st = sf_state_worst(j->st, fs);
+	}
+	tstate = get_status(j->total, thr);
 	if (s->outcome == SESS_COMPLETE && tstate != SF_OK) {
-		st = sf_state_worst(st, (enum sf_state)tstate);
-		text_add(&sum, "%sresponse time %.3f s over the %s threshold", sum.len ? "; " : "",
-			 total, tstate == SF_CRITICAL ? "critical" : "warning");
+		j->st = sf_state_worst(j->st, (enum sf_state)tstate);
+		text_add(&j->sum, "%sresponse time %.3f s over the %s threshold",
+			 j->sum.len ? "; " : "", j->total,
+			 tstate == SF_CRITICAL ? "critical" : "warning");
 	}
-	if (sum.len == 0) {
-		unsigned next = v ? v->extensions : 0;
-		text_add(&sum, "%s (%s): no SMTP inspection seen, %u ESMTP extension%s, %.3f s", target,
-			 o->addr_text, next, next == 1 ? "" : "s", total);
+	if (j->sum.len == 0) {
+		unsigned next = j->v ? j->v->extensions : 0;
+		text_add(&j->sum, "%s (%s): no SMTP inspection seen, %u ESMTP extension%s, %.3f s",
+			 target, o->addr_text, next, next == 1 ? "" : "s", j->total);
 	}
-	if (v != NULL)
-		summarize_notes(cfg, v, &sum);
-	build_perfdata(cfg, o, v, pd, sizeof pd);
-	printf("%s %s - %s|%s\n", PREFIX, sf_state_name(st), sum.buf, pd);
+	if (j->v != NULL)
+		summarize_notes(cfg, j->v, &j->sum);
+	return 0;
+}
 
-	if (v != NULL)
-		print_findings(cfg, v, order);
+/* The long output of one target: findings, replies, transcript. */
+static void print_details(const struct config *cfg, const struct outcome *o,
+			  const struct judged *j)
+{
+	const struct session *s = &o->sess;
+
+	if (j->v != NULL)
+		print_findings(cfg, j->v, j->order);
 	print_reply("Greeting: ", s->greeting);
 	print_extensions("Extensions", s->ehlo);
 	if (tls_session(o)->tls_desc[0] != '\0')
@@ -1004,7 +1101,128 @@ static enum sf_state report(const struct config *cfg, const struct outcome *o, t
 		if (o->two_sessions)
 			print_transcript(&o->tls_sess);
 	}
-	sf_verdict_free(v);
+}
+
+/* The name in target i's perfdata labels: its host, or its address when
+ * the host has several targets. */
+static const char *perf_label(const struct check *chk, size_t i)
+{
+	for (size_t k = 0; k < chk->n; k++)
+		if (k != i && strcmp(chk->tg[k].host, chk->tg[i].host) == 0)
+			return chk->tg[i].o.addr_text;
+	return chk->tg[i].host;
+}
+
+/* Totals of a check with several targets, under the labels of one. */
+static void build_totals(const struct config *cfg, const struct check *chk,
+			 const struct judged *j, char *pd, size_t pdsz)
+{
+	unsigned masked = 0, banner = 0, stripped = 0;
+	double end = 0;
+	char val[32];
+	const char *uom;
+
+	for (size_t i = 0; i < chk->n; i++) {
+		if (check_end(&chk->tg[i].o) > end)
+			end = check_end(&chk->tg[i].o);
+		if (j[i].v == NULL)
+			continue;
+		masked += j[i].v->masked_extensions;
+		banner += j[i].v->banner_masked ? 1U : 0U;
+		stripped += j[i].v->stripped_extensions;
+	}
+	uom = fmt_time(val, sizeof val, chk->t_begin, end);
+	perf_add(pd, pdsz, "", "time", val, uom, cfg->warn, cfg->crit, "0", NULL);
+	snprintf(val, sizeof val, "%zu", chk->n);
+	perf_add(pd, pdsz, "", "targets", val, "", NULL, NULL, "0", NULL);
+	snprintf(val, sizeof val, "%u", masked);
+	perf_add(pd, pdsz, "", "masked_extensions", val, "", NULL, NULL, "0", NULL);
+	snprintf(val, sizeof val, "%u", banner);
+	perf_add(pd, pdsz, "", "banner_masked", val, "", NULL, NULL, "0", NULL);
+	if (cfg->starttls) {
+		snprintf(val, sizeof val, "%u", stripped);
+		perf_add(pd, pdsz, "", "stripped_extensions", val, "", NULL, NULL, "0", NULL);
+	}
+}
+
+/* Several targets: "K of N addresses behind SMTP inspection", then each
+ * target that is not OK; one long-output block per target. */
+static enum sf_state report_many(const struct config *cfg, const struct check *chk,
+				 const struct judged *j)
+{
+	static char pd[PERFDATA_MULTI_MAX];
+	struct text sum = {{0}, 0};
+	enum sf_state st = SF_OK;
+	size_t inspected = 0;
+
+	pd[0] = '\0';
+	for (size_t i = 0; i < chk->n; i++) {
+		st = sf_state_worst(st, j[i].st);
+		inspected += j[i].inspected ? 1U : 0U;
+	}
+	text_add(&sum, "%zu of %zu %s behind SMTP inspection", inspected, chk->n,
+		 chk->tg[0].roles);
+	for (size_t i = 0; i < chk->n; i++)
+		if (j[i].st != SF_OK)
+			text_add(&sum, "; %s: %s", chk->tg[i].o.addr_text, j[i].sum.buf);
+	build_totals(cfg, chk, j, pd, sizeof pd);
+	for (size_t i = 0; i < chk->n; i++)
+		build_perfdata(cfg, &chk->tg[i].o, j[i].v, perf_label(chk, i), pd, sizeof pd);
+	printf("%s %s - %s|%s\n", PREFIX, sf_state_name(st), sum.buf, pd);
+	for (size_t i = 0; i < chk->n; i++) {
+		printf("\n== %s %s (%s): %s - %s\n", chk->tg[i].role, chk->tg[i].host,
+		       chk->tg[i].o.addr_text, sf_state_name(j[i].st), j[i].sum.buf);
+		print_details(cfg, &chk->tg[i].o, &j[i]);
+	}
+	return st;
+}
+
+/* One target: the output of a single-host check. */
+static enum sf_state report_one(const struct config *cfg, const struct target *tg,
+				const struct judged *j)
+{
+	char pd[PERFDATA_MAX];
+
+	pd[0] = '\0';
+	build_perfdata(cfg, &tg->o, j->v, "", pd, sizeof pd);
+	printf("%s %s - %s|%s\n", PREFIX, sf_state_name(j->st), j->sum.buf, pd);
+	print_details(cfg, &tg->o, j);
+	return j->st;
+}
+
+static enum sf_state report(const struct config *cfg, const struct check *chk, thresholds *thr)
+{
+	struct judged *j;
+	enum sf_state st;
+	int nomem = 0;
+
+	if (chk->resolve_error != 0) {
+		printf("%s UNKNOWN - cannot resolve %s: %s\n", PREFIX, cfg->host,
+		       gai_strerror(chk->resolve_error));
+		return SF_UNKNOWN;
+	}
+	if (chk->n == 0) {
+		printf("%s UNKNOWN - %s has no usable address\n", PREFIX, cfg->host);
+		return SF_UNKNOWN;
+	}
+	j = calloc(chk->n, sizeof *j);
+	if (j == NULL) {
+		printf("%s UNKNOWN - out of memory\n", PREFIX);
+		return SF_UNKNOWN;
+	}
+	for (size_t i = 0; i < chk->n && !nomem; i++)
+		nomem = judge_target(cfg, &chk->tg[i], thr, &j[i]) != 0;
+	if (nomem) {
+		printf("%s UNKNOWN - out of memory while judging the replies\n", PREFIX);
+		st = SF_UNKNOWN;
+	} else if (chk->n == 1) {
+		st = report_one(cfg, &chk->tg[0], &j[0]);
+	} else {
+		st = report_many(cfg, chk, j);
+	}
+	for (size_t i = 0; i < chk->n; i++)
+		sf_verdict_free(j[i].v);
+	free(j);
 	return st;
 }
 
@@ -1047,7 +1265,7 @@ int main(int argc, char **argv)
 {
 	struct config cfg;
 	struct session_config scfg[2];
-	struct outcome *out;
+	struct check chk;
 	thresholds *thr = NULL;
 	char **av;
 	int ac = argc;
@@ -1070,24 +1288,28 @@ int main(int argc, char **argv)
 	scfg[0].implicit_tls = cfg.implicit_tls;
 	scfg[0].probe = cfg.probe;
 	scfg[0].sni = cfg.host;
-	out = calloc(1, sizeof *out);
-	if (out == NULL) {
+	memset(&chk, 0, sizeof chk);
+	chk.tg = calloc(TARGETS_MAX, sizeof *chk.tg);
+	if (chk.tg == NULL) {
 		printf("%s UNKNOWN - out of memory\n", PREFIX);
 		return SF_UNKNOWN;
 	}
-	out->sess.fd = out->tls_sess.fd = -1;
+	for (size_t i = 0; i < TARGETS_MAX; i++)
+		chk.tg[i].o.sess.fd = chk.tg[i].o.tls_sess.fd = -1;
 	if (cfg.starttls && cfg.probe) {
-		out->two_sessions = 1;
+		chk.two_sessions = 1;
 		scfg[1] = scfg[0];
 		scfg[0].starttls = 0;
 		scfg[1].probe = 0;
 	}
-	run_check(&cfg, scfg, out);
-	st = report(&cfg, out, thr);
+	run_check(&cfg, scfg, &chk);
+	st = report(&cfg, &chk, thr);
 
-	session_cleanup(&out->sess);
-	session_cleanup(&out->tls_sess);
-	free(out);
+	for (size_t i = 0; i < chk.n; i++) {
+		session_cleanup(&chk.tg[i].o.sess);
+		session_cleanup(&chk.tg[i].o.tls_sess);
+	}
+	free(chk.tg);
 	tls_unload();
 	free_thresholds(thr);
 	free_extra_opts(av, ac, argv, argc);
