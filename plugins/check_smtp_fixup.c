@@ -33,6 +33,7 @@
 #include "sf_common.h"
 #include "sf_text.h"
 #include "sf_verdict.h"
+#include "mx.h"
 #include "session.h"
 
 #ifndef SF_VERSION
@@ -73,6 +74,7 @@ struct kwlist {
 /* Options, filled once by parse_options(), then only read. */
 struct config {
 	char host[HOST_MAX + 1];
+	char domain[MX_NAME_MAX + 1]; /* -D: check the domain's MX hosts */
 	char port[6];
 	int family;             /* AF_UNSPEC, AF_INET or AF_INET6 */
 	double timeout;         /* seconds for the whole check */
@@ -94,7 +96,7 @@ struct config {
 void print_usage(void)
 {
 	/* no '|' here: after an UNKNOWN, Nagios would read the rest as perfdata */
-	printf("Usage:\n %s -H host [-p port] [-4] [-6] [-t timeout] [-F fqdn]\n"
+	printf("Usage:\n %s -H host|-D domain [-p port] [-4] [-6] [-t timeout] [-F fqdn]\n"
 	       "  [-w seconds] [-c seconds] [-R ext[,ext...]] [-S] [--tls] [--probe]\n"
 	       "  [--tls-ignore=ext[,ext...]] [--KIND=STATE...]\n"
 	       "  [--extra-opts=[section][@file]] [-v]\n",
@@ -119,6 +121,9 @@ static void print_help(void)
 	       "    Read options from an ini file (monitoring-plugins extra-opts)\n"
 	       " -H, --hostname=ADDRESS\n    Host name or IP address of the mail server (required); every address\n"
 	       "    of a name is checked, all at once\n"
+	       " -D, --domain=DOMAIN\n"
+	       "    Check every address of every MX host of DOMAIN, all at once (no MX:\n"
+	       "    the domain's own address, RFC 5321 5.1); excludes -H\n"
 	       " -p, --port=INTEGER\n    Port (default: %s)\n"
 	       " -4, --use-ipv4\n    Use IPv4 only\n"
 	       " -6, --use-ipv6\n    Use IPv6 only\n"
@@ -237,6 +242,21 @@ static int valid_range(const char *s)
 
 /* A host name or address: letters, digits, '.', '-', '_', ':' and '%'
  * (IPv6 scope); surrounding brackets of an IPv6 literal are dropped. */
+static void set_domain(struct config *cfg, const char *arg)
+{
+	char tmp[64];
+	size_t len = strlen(arg);
+
+	if (len > 1 && arg[len - 1] == '.')
+		len--; /* the root's dot is implied */
+	if (len == 0 || len > MX_NAME_MAX)
+		usage_fail("domain (-D) must be 1 to %u characters", MX_NAME_MAX);
+	memcpy(cfg->domain, arg, len);
+	cfg->domain[len] = '\0';
+	if (!mx_name_valid(cfg->domain))
+		usage_fail("invalid domain (-D): '%s'", shown(arg, tmp, sizeof tmp));
+}
+
 static void set_host(struct config *cfg, const char *arg)
 {
 	char tmp[HOST_MAX + 3];
@@ -369,6 +389,7 @@ static void parse_options(int argc, char **argv, struct config *cfg)
 {
 	static const struct option fixed[] = {
 		{"hostname", required_argument, NULL, 'H'},
+		{"domain", required_argument, NULL, 'D'},
 		{"port", required_argument, NULL, 'p'},
 		{"use-ipv4", no_argument, NULL, '4'},
 		{"use-ipv6", no_argument, NULL, '6'},
@@ -408,9 +429,10 @@ static void parse_options(int argc, char **argv, struct config *cfg)
 	add_keywords(&cfg->tls_ignore, "STARTTLS,AUTH", "--tls-ignore");
 
 	opterr = 0; /* we report bad options ourselves, on stdout */
-	while ((c = getopt_long(argc, argv, ":H:p:46t:F:w:c:R:SvVh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":H:D:p:46t:F:w:c:R:SvVh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'H': set_host(cfg, optarg); break;
+		case 'D': set_domain(cfg, optarg); break;
 		case 'p': set_port(cfg, optarg); cfg->port_given = 1; break;
 		case '4': cfg->family = AF_INET; break;
 		case '6': cfg->family = AF_INET6; break;
@@ -461,8 +483,10 @@ static void parse_options(int argc, char **argv, struct config *cfg)
 	}
 	if (optind < argc)
 		usage_fail("unexpected argument '%s'", shown(argv[optind], tmp, sizeof tmp));
-	if (cfg->host[0] == '\0')
-		usage_fail("no host given: -H is required");
+	if (cfg->host[0] != '\0' && cfg->domain[0] != '\0')
+		usage_fail("-H (one host) and -D (a domain's MX hosts) exclude each other");
+	if (cfg->host[0] == '\0' && cfg->domain[0] == '\0')
+		usage_fail("no host given: -H (or -D) is required");
 	if (cfg->implicit_tls && cfg->starttls)
 		usage_fail("--tls (TLS from the start) and -S (STARTTLS) exclude each other");
 	if (cfg->implicit_tls && !cfg->port_given)
@@ -497,6 +521,11 @@ struct check {
 	size_t n;
 	int two_sessions;       /* each target holds two conversations */
 	int resolve_error;      /* getaddrinfo error, 0 if resolved */
+	enum mx_status mx;      /* -D: what the MX lookup found */
+	char mx_error[128];     /* -D: why it failed */
+	size_t mx_hosts;        /* -D: MX hosts found */
+	size_t noaddr;          /* -D: MX hosts without an address */
+	char note[512];         /* said after the summary, or "" */
 	double t_begin, t_end;  /* whole check, monotonic seconds */
 };
 
@@ -522,7 +551,7 @@ static void arm_backstop(const struct config *cfg)
 	double t = cfg->timeout + 1.0; /* the poll loop's deadline must win under load */
 	int n = snprintf(alarm_text, sizeof alarm_text,
 			 "%s CRITICAL - no result from %s within the %g s timeout (blocked in name resolution or TLS set-up)\n",
-			 PREFIX, cfg->host, cfg->timeout);
+			 PREFIX, cfg->domain[0] ? cfg->domain : cfg->host, cfg->timeout);
 
 	alarm_len = n > 0 && (size_t)n < sizeof alarm_text ? (size_t)n : 0;
 	memset(&sa, 0, sizeof sa);
@@ -558,7 +587,7 @@ static void start_on(struct session *s, const struct session_config *scfg,
 /* Add a target for address ai of host, and start its conversation(s).
  * Returns -1 when the list is full or the address does not fit. */
 static int add_target(struct check *chk, const struct session_config scfg[2], const char *host,
-		      const char *port, const struct addrinfo *ai)
+		      const char *port, const char *const role[2], const struct addrinfo *ai)
 {
 	struct target *tg;
 	struct session *list[2];
@@ -568,8 +597,8 @@ static int add_target(struct check *chk, const struct session_config scfg[2], co
 	tg = &chk->tg[chk->n++];
 	snprintf(tg->host, sizeof tg->host, "%s", host);
 	tg->port = port;
-	tg->role = "address";
-	tg->roles = "addresses";
+	tg->role = role[0];
+	tg->roles = role[1];
 	tg->o.two_sessions = chk->two_sessions;
 	tg->o.t_begin = chk->t_begin;
 	list[0] = &tg->o.sess;
@@ -584,7 +613,7 @@ static int add_target(struct check *chk, const struct session_config scfg[2], co
 /* Resolve host (numeric service, no reverse DNS) and add every address (up
  * to ADDR_MAX) as a target. Returns the getaddrinfo error, 0 if resolved. */
 static int add_host(const struct config *cfg, struct check *chk,
-		    const struct session_config scfg[2], const char *host)
+		    const struct session_config scfg[2], const char *host, const char *const role[2])
 {
 	struct addrinfo hints, *res = NULL;
 	size_t naddrs = 0;
@@ -599,10 +628,58 @@ static int add_host(const struct config *cfg, struct check *chk,
 	if (err != 0)
 		return err;
 	for (struct addrinfo *ai = res; ai != NULL && naddrs < ADDR_MAX; ai = ai->ai_next)
-		if (add_target(chk, scfg, host, cfg->port, ai) == 0)
+		if (add_target(chk, scfg, host, cfg->port, role, ai) == 0)
 			naddrs++;
 	freeaddrinfo(res);
 	return 0;
+}
+
+static const char *const ROLE_ADDRESS[2] = {"address", "addresses"};
+static const char *const ROLE_MX[2] = {"MX host", "MX hosts"};
+
+/* Append to the check's note, "; " between parts. */
+static void note_add(struct check *chk, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note_add(struct check *chk, const char *fmt, ...)
+{
+	size_t len = strlen(chk->note);
+	va_list ap;
+
+	if (len > 0 && len + 2 < sizeof chk->note) {
+		memcpy(chk->note + len, "; ", 3);
+		len += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(chk->note + len, sizeof chk->note - len, fmt, ap);
+	va_end(ap);
+}
+
+/* -D: the MX hosts of the domain in preference order, each with all its
+ * addresses; no MX: the domain's own address (RFC 5321 5.1). */
+static void add_domain(const struct config *cfg, struct check *chk,
+		       const struct session_config scfg[2])
+{
+	struct mx_list mx;
+
+	chk->mx = mx_lookup(cfg->domain, cfg->timeout, &mx);
+	snprintf(chk->mx_error, sizeof chk->mx_error, "%s", mx.error);
+	if (chk->mx == MX_NONE) {
+		chk->resolve_error = add_host(cfg, chk, scfg, cfg->domain, ROLE_ADDRESS);
+		if (chk->resolve_error == 0)
+			note_add(chk, "%s has no MX record: its own address is checked (RFC 5321 5.1)",
+				 cfg->domain);
+		return;
+	}
+	if (chk->mx != MX_FOUND)
+		return;
+	chk->mx_hosts = mx.n;
+	for (size_t i = 0; i < mx.n; i++) {
+		int err = add_host(cfg, chk, scfg, mx.host[i].name, ROLE_MX);
+		if (err != 0) {
+			chk->noaddr++;
+			note_add(chk, "MX host %s has no address: %s", mx.host[i].name,
+				 gai_strerror(err));
+		}
+	}
 }
 
 /* The later of a target's sessions' ends, or 0 if one has not ended. */
@@ -630,7 +707,10 @@ static void run_check(const struct config *cfg, const struct session_config scfg
 
 	chk->t_begin = session_now();
 	deadline = chk->t_begin + cfg->timeout;
-	chk->resolve_error = add_host(cfg, chk, scfg, cfg->host);
+	if (cfg->domain[0] != '\0')
+		add_domain(cfg, chk, scfg);
+	else
+		chk->resolve_error = add_host(cfg, chk, scfg, cfg->host, ROLE_ADDRESS);
 	for (size_t i = 0; i < chk->n; i++) {
 		list[nsess++] = &chk->tg[i].o.sess;
 		if (chk->tg[i].o.two_sessions)
@@ -1145,6 +1225,32 @@ static void build_totals(const struct config *cfg, const struct check *chk,
 	}
 }
 
+/* How many of the check's units are behind inspection: MX hosts (one with
+ * any address behind a box counts) or, for one host, addresses. */
+static void count_inspected(const struct check *chk, const struct judged *j, size_t *total,
+			    size_t *inspected)
+{
+	int by_host = chk->tg[0].role == ROLE_MX[0];
+
+	*total = *inspected = 0;
+	for (size_t i = 0; i < chk->n; i++) {
+		size_t first = i;
+		int any = 0;
+		if (by_host) {
+			for (first = 0; strcmp(chk->tg[first].host, chk->tg[i].host) != 0; first++)
+				;
+			if (first != i)
+				continue; /* counted with its first address */
+			for (size_t k = i; k < chk->n; k++)
+				any |= strcmp(chk->tg[k].host, chk->tg[i].host) == 0 && j[k].inspected;
+		} else {
+			any = j[i].inspected;
+		}
+		(*total)++;
+		*inspected += any ? 1U : 0U;
+	}
+}
+
 /* Several targets: "K of N addresses behind SMTP inspection", then each
  * target that is not OK; one long-output block per target. */
 static enum sf_state report_many(const struct config *cfg, const struct check *chk,
@@ -1153,18 +1259,21 @@ static enum sf_state report_many(const struct config *cfg, const struct check *c
 	static char pd[PERFDATA_MULTI_MAX];
 	struct text sum = {{0}, 0};
 	enum sf_state st = SF_OK;
-	size_t inspected = 0;
+	size_t inspected = 0, total = 0;
 
 	pd[0] = '\0';
-	for (size_t i = 0; i < chk->n; i++) {
+	for (size_t i = 0; i < chk->n; i++)
 		st = sf_state_worst(st, j[i].st);
-		inspected += j[i].inspected ? 1U : 0U;
-	}
-	text_add(&sum, "%zu of %zu %s behind SMTP inspection", inspected, chk->n,
+	count_inspected(chk, j, &total, &inspected);
+	text_add(&sum, "%zu of %zu %s behind SMTP inspection", inspected, total,
 		 chk->tg[0].roles);
 	for (size_t i = 0; i < chk->n; i++)
 		if (j[i].st != SF_OK)
 			text_add(&sum, "; %s: %s", chk->tg[i].o.addr_text, j[i].sum.buf);
+	if (chk->note[0] != '\0')
+		text_add(&sum, "; %s", chk->note);
+	if (chk->noaddr > 0)
+		st = sf_state_worst(st, SF_WARNING);
 	build_totals(cfg, chk, j, pd, sizeof pd);
 	for (size_t i = 0; i < chk->n; i++)
 		build_perfdata(cfg, &chk->tg[i].o, j[i].v, perf_label(chk, i), pd, sizeof pd);
@@ -1178,24 +1287,80 @@ static enum sf_state report_many(const struct config *cfg, const struct check *c
 }
 
 /* One target: the output of a single-host check. */
-static enum sf_state report_one(const struct config *cfg, const struct target *tg,
-				const struct judged *j)
+static enum sf_state report_one(const struct config *cfg, const struct check *chk,
+				const struct target *tg, const struct judged *j)
 {
 	char pd[PERFDATA_MAX];
 
+	enum sf_state st = j->st;
+
 	pd[0] = '\0';
 	build_perfdata(cfg, &tg->o, j->v, "", pd, sizeof pd);
-	printf("%s %s - %s|%s\n", PREFIX, sf_state_name(j->st), j->sum.buf, pd);
+	if (chk->noaddr > 0)
+		st = sf_state_worst(st, SF_WARNING);
+	printf("%s %s - %s%s%s|%s\n", PREFIX, sf_state_name(st), j->sum.buf,
+	       chk->note[0] ? "; " : "", chk->note, pd);
 	print_details(cfg, &tg->o, j);
-	return j->st;
+	return st;
+}
+
+/* A getaddrinfo error that says the name has no address, not that the
+ * answer could not be had (EAI_NODATA, the usual one, is a GNU name). */
+static int no_such_name(int err)
+{
+	return err != 0 && err != EAI_AGAIN && err != EAI_FAIL && err != EAI_MEMORY &&
+	       err != EAI_SYSTEM;
+}
+
+/* -D: when the domain has no mail server to check, or its MX records
+ * cannot be had, say so and return the state; else return -1. */
+static int no_mail_server(const struct config *cfg, const struct check *chk)
+{
+	const char *d = cfg->domain;
+
+	switch (chk->mx) {
+	case MX_NXDOMAIN:
+		printf("%s CRITICAL - %s has no mail server: the domain does not exist (NXDOMAIN)\n",
+		       PREFIX, d);
+		return SF_CRITICAL;
+	case MX_NULL:
+		printf("%s CRITICAL - %s has no mail server: its null MX record says it accepts no mail (RFC 7505)\n",
+		       PREFIX, d);
+		return SF_CRITICAL;
+	case MX_FAILED:
+		printf("%s UNKNOWN - cannot look up the MX records of %s: %s\n", PREFIX, d,
+		       chk->mx_error);
+		return SF_UNKNOWN;
+	case MX_NONE:
+		if (no_such_name(chk->resolve_error)) {
+			printf("%s CRITICAL - %s has no mail server: no MX record and no address\n",
+			       PREFIX, d);
+			return SF_CRITICAL;
+		}
+		if (chk->resolve_error != 0) {
+			printf("%s UNKNOWN - %s has no MX record and its address cannot be resolved: %s\n",
+			       PREFIX, d, gai_strerror(chk->resolve_error));
+			return SF_UNKNOWN;
+		}
+		return -1;
+	case MX_FOUND:
+	default:
+		if (chk->n > 0)
+			return -1;
+		printf("%s CRITICAL - %s has no mail server: none of its %zu MX host%s has an address (%s)\n",
+		       PREFIX, d, chk->mx_hosts, chk->mx_hosts == 1 ? "" : "s", chk->note);
+		return SF_CRITICAL;
+	}
 }
 
 static enum sf_state report(const struct config *cfg, const struct check *chk, thresholds *thr)
 {
 	struct judged *j;
 	enum sf_state st;
-	int nomem = 0;
+	int nomem = 0, nomail;
 
+	if (cfg->domain[0] != '\0' && (nomail = no_mail_server(cfg, chk)) >= 0)
+		return (enum sf_state)nomail;
 	if (chk->resolve_error != 0) {
 		printf("%s UNKNOWN - cannot resolve %s: %s\n", PREFIX, cfg->host,
 		       gai_strerror(chk->resolve_error));
@@ -1216,7 +1381,7 @@ static enum sf_state report(const struct config *cfg, const struct check *chk, t
 		printf("%s UNKNOWN - out of memory while judging the replies\n", PREFIX);
 		st = SF_UNKNOWN;
 	} else if (chk->n == 1) {
-		st = report_one(cfg, &chk->tg[0], &j[0]);
+		st = report_one(cfg, chk, &chk->tg[0], &j[0]);
 	} else {
 		st = report_many(cfg, chk, j);
 	}
@@ -1287,7 +1452,7 @@ int main(int argc, char **argv)
 	scfg[0].starttls = cfg.starttls;
 	scfg[0].implicit_tls = cfg.implicit_tls;
 	scfg[0].probe = cfg.probe;
-	scfg[0].sni = cfg.host;
+	scfg[0].sni = cfg.host[0] ? cfg.host : NULL; /* -D: no one name for all */
 	memset(&chk, 0, sizeof chk);
 	chk.tg = calloc(TARGETS_MAX, sizeof *chk.tg);
 	if (chk.tg == NULL) {
