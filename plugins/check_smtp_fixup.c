@@ -75,6 +75,8 @@ struct kwlist {
 struct config {
 	char host[HOST_MAX + 1];
 	char domain[MX_NAME_MAX + 1]; /* -D: check the domain's MX hosts */
+	char ref_host[HOST_MAX + 1];  /* --reference: the same server without the box */
+	char ref_port[6];             /* its port ("" until known: -p's) */
 	char port[6];
 	int family;             /* AF_UNSPEC, AF_INET or AF_INET6 */
 	double timeout;         /* seconds for the whole check */
@@ -98,7 +100,7 @@ void print_usage(void)
 	/* no '|' here: after an UNKNOWN, Nagios would read the rest as perfdata */
 	printf("Usage:\n %s -H host|-D domain [-p port] [-4] [-6] [-t timeout] [-F fqdn]\n"
 	       "  [-w seconds] [-c seconds] [-R ext[,ext...]] [-S] [--tls] [--probe]\n"
-	       "  [--tls-ignore=ext[,ext...]] [--KIND=STATE...]\n"
+	       "  [--tls-ignore=ext[,ext...]] [--reference=host[:port]] [--KIND=STATE...]\n"
 	       "  [--extra-opts=[section][@file]] [-v]\n",
 	       progname);
 }
@@ -144,6 +146,9 @@ static void print_help(void)
 	       "    Also send commands a box rewrites or punishes but a server answers\n"
 	       "    harmlessly: BDAT 0 LAST outside a transaction, a NOOP longer than 512\n"
 	       "    octets, RSET. No mail is sent\n"
+	       " --reference=HOST[:PORT]\n"
+	       "    The same server reached without the box (port: -p's); keywords it offers\n"
+	       "    that this path lacks or masks, and a greeting that differs, are findings\n"
 	       " -v, --verbose\n    Add the SMTP transcript to the long output\n",
 	       DEFAULT_PORT, DEFAULT_TIMEOUT);
 	printf("\nState of each kind of finding (STATE: ok, warning, critical, unknown):\n");
@@ -295,6 +300,46 @@ static void set_port(struct config *cfg, const char *arg)
 	snprintf(cfg->port, sizeof cfg->port, "%ld", v);
 }
 
+/* --reference=HOST[:PORT]: "host", "host:port", "[v6]", "[v6]:port" or a
+ * bare IPv6 address (more than one ':', no port). */
+static void set_reference(struct config *cfg, const char *arg)
+{
+	char tmp[64];
+	const char *colon = strrchr(arg, ':');
+	const char *host = arg, *port = NULL;
+	size_t len = strlen(arg);
+	long v;
+	char *end = NULL;
+
+	if (arg[0] == '[') {
+		const char *close = strchr(arg, ']');
+		if (close == NULL || (close[1] != '\0' && close[1] != ':'))
+			usage_fail("--reference: bad address '%s'", shown(arg, tmp, sizeof tmp));
+		host = arg + 1;
+		len = (size_t)(close - host);
+		port = close[1] == ':' ? close + 2 : NULL;
+	} else if (colon != NULL && strchr(arg, ':') == colon) {
+		len = (size_t)(colon - arg);
+		port = colon + 1;
+	}
+	if (len == 0 || len > HOST_MAX)
+		usage_fail("--reference: the host must be 1 to %u characters", HOST_MAX);
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)host[i]) || (unsigned char)host[i] >= 0x80)
+			if (strchr(".-_:%", host[i]) == NULL)
+				usage_fail("--reference: invalid host '%s'", shown(arg, tmp, sizeof tmp));
+	memcpy(cfg->ref_host, host, len);
+	cfg->ref_host[len] = '\0';
+	if (port == NULL)
+		return;
+	errno = 0;
+	v = strtol(port, &end, 10);
+	if (port[0] < '0' || port[0] > '9' || errno != 0 || *end != '\0' || v < 1 || v > 65535)
+		usage_fail("--reference: the port must be a number from 1 to 65535, in '%s'",
+			   shown(arg, tmp, sizeof tmp));
+	snprintf(cfg->ref_port, sizeof cfg->ref_port, "%ld", v);
+}
+
 static void set_timeout(struct config *cfg, const char *arg)
 {
 	char tmp[64];
@@ -383,7 +428,8 @@ static void default_fqdn(struct config *cfg)
 	snprintf(cfg->fqdn, sizeof cfg->fqdn, "%s", name);
 }
 
-enum { OPT_KIND_BASE = 1000, OPT_EXTRA_OPTS = 999, OPT_TLS = 998, OPT_PROBE = 997, OPT_TLS_IGNORE = 996 };
+enum { OPT_KIND_BASE = 1000, OPT_EXTRA_OPTS = 999, OPT_TLS = 998, OPT_PROBE = 997, OPT_TLS_IGNORE = 996,
+       OPT_REFERENCE = 995 };
 
 static void parse_options(int argc, char **argv, struct config *cfg)
 {
@@ -403,6 +449,7 @@ static void parse_options(int argc, char **argv, struct config *cfg)
 		{"tls", no_argument, NULL, OPT_TLS},
 		{"probe", no_argument, NULL, OPT_PROBE},
 		{"tls-ignore", required_argument, NULL, OPT_TLS_IGNORE},
+		{"reference", required_argument, NULL, OPT_REFERENCE},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{"extra-opts", optional_argument, NULL, OPT_EXTRA_OPTS},
@@ -444,6 +491,7 @@ static void parse_options(int argc, char **argv, struct config *cfg)
 		case 'S': cfg->starttls = 1; break;
 		case OPT_TLS: cfg->implicit_tls = 1; break;
 		case OPT_PROBE: cfg->probe = 1; break;
+		case OPT_REFERENCE: set_reference(cfg, optarg); break;
 		case OPT_TLS_IGNORE:
 			if (!tls_ignore_set) {
 				cfg->tls_ignore.n = 0; /* the first use replaces the default */
@@ -491,6 +539,10 @@ static void parse_options(int argc, char **argv, struct config *cfg)
 		usage_fail("--tls (TLS from the start) and -S (STARTTLS) exclude each other");
 	if (cfg->implicit_tls && !cfg->port_given)
 		snprintf(cfg->port, sizeof cfg->port, "%s", DEFAULT_TLS_PORT);
+	if (cfg->ref_host[0] != '\0' && cfg->domain[0] != '\0')
+		usage_fail("--reference compares one server: not with -D");
+	if (cfg->ref_host[0] != '\0' && cfg->ref_port[0] == '\0')
+		snprintf(cfg->ref_port, sizeof cfg->ref_port, "%s", cfg->port);
 }
 
 /* ------------------------------------------------------------- network */
@@ -526,6 +578,8 @@ struct check {
 	size_t mx_hosts;        /* -D: MX hosts found */
 	size_t noaddr;          /* -D: MX hosts without an address */
 	char note[512];         /* said after the summary, or "" */
+	struct target *ref;     /* --reference: the path without the box, or NULL */
+	int ref_error;          /* its getaddrinfo error, 0 if resolved */
 	double t_begin, t_end;  /* whole check, monotonic seconds */
 };
 
@@ -682,6 +736,36 @@ static void add_domain(const struct config *cfg, struct check *chk,
 	}
 }
 
+/* --reference: one more target, plain EHLO, on the first address of the
+ * reference host; it is judged only as the yardstick of the others. */
+static void add_reference(const struct config *cfg, struct check *chk,
+			  const struct session_config *scfg)
+{
+	struct addrinfo hints, *res = NULL;
+	struct target *ref = &chk->tg[TARGETS_MAX]; /* the spare one */
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = cfg->family;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	hints.ai_flags = AI_NUMERICSERV;
+	chk->ref = ref;
+	snprintf(ref->host, sizeof ref->host, "%s", cfg->ref_host);
+	ref->port = cfg->ref_port;
+	ref->role = "reference";
+	ref->roles = "references";
+	ref->o.t_begin = chk->t_begin;
+	chk->ref_error = getaddrinfo(cfg->ref_host, cfg->ref_port, &hints, &res);
+	if (chk->ref_error != 0)
+		return;
+	if (res->ai_addrlen <= sizeof ref->o.sess.addr) {
+		start_on(&ref->o.sess, scfg, res);
+		addr_to_text(&ref->o.sess.addr, ref->o.sess.addrlen, ref->o.addr_text,
+			     sizeof ref->o.addr_text);
+	}
+	freeaddrinfo(res);
+}
+
 /* The later of a target's sessions' ends, or 0 if one has not ended. */
 static double target_end(const struct outcome *o)
 {
@@ -698,10 +782,10 @@ static double target_end(const struct outcome *o)
  * both -S and --probe, each target has two conversations: the probe's long
  * command may get the connection dropped, which must not cost the STARTTLS
  * witness. */
-static void run_check(const struct config *cfg, const struct session_config scfg[2],
+static void run_check(const struct config *cfg, const struct session_config scfg[3],
 		      struct check *chk)
 {
-	struct session *list[TARGETS_MAX * 2];
+	struct session *list[TARGETS_MAX * 2 + 1];
 	size_t nsess = 0;
 	double deadline;
 
@@ -711,6 +795,10 @@ static void run_check(const struct config *cfg, const struct session_config scfg
 		add_domain(cfg, chk, scfg);
 	else
 		chk->resolve_error = add_host(cfg, chk, scfg, cfg->host, ROLE_ADDRESS);
+	if (cfg->ref_host[0] != '\0')
+		add_reference(cfg, chk, &scfg[2]);
+	if (chk->ref != NULL && chk->ref->o.sess.addrlen > 0)
+		list[nsess++] = &chk->ref->o.sess;
 	for (size_t i = 0; i < chk->n; i++) {
 		list[nsess++] = &chk->tg[i].o.sess;
 		if (chk->tg[i].o.two_sessions)
@@ -723,6 +811,8 @@ static void run_check(const struct config *cfg, const struct session_config scfg
 		struct outcome *o = &chk->tg[i].o;
 		o->t_end = target_end(o) > 0 ? target_end(o) : chk->t_end;
 	}
+	if (chk->ref != NULL)
+		chk->ref->o.t_end = chk->t_end;
 }
 
 /* -------------------------------------------------------------- output */
@@ -1003,6 +1093,15 @@ static void build_perfdata(const struct config *cfg, const struct outcome *o,
 	else
 		snprintf(val, sizeof val, "U");
 	perf_add(pd, pdsz, prefix, "banner_masked", val, "", NULL, NULL, "0", "1");
+	if (cfg->ref_host[0] != '\0') {
+		if (v != NULL && v->reference_missing > 0)
+			snprintf(val, sizeof val, "%u", v->reference_missing);
+		else if (v != NULL && o->sess.ehlo != NULL)
+			snprintf(val, sizeof val, "0");
+		else
+			snprintf(val, sizeof val, "U");
+		perf_add(pd, pdsz, prefix, "reference_missing", val, "", NULL, NULL, "0", NULL);
+	}
 	if (!cfg->starttls)
 		return;
 	uom = fmt_time(val, sizeof val, tls_session(o)->t.tls_start, tls_session(o)->t.tls_done);
@@ -1046,8 +1145,8 @@ static enum sf_state summarize_findings(const struct config *cfg, const struct s
 /* What the verdict needs from the sessions. probes and sent are storage the
  * input points into. */
 static void fill_input(const struct config *cfg, const struct outcome *o,
-		       struct sf_verdict_input *in, struct sf_probe *probes,
-		       char (*sent)[SESSION_OUT_MAX])
+		       const struct target *ref, struct sf_verdict_input *in,
+		       struct sf_probe *probes, char (*sent)[SESSION_OUT_MAX])
 {
 	const struct session *s = &o->sess;
 	const struct session *t = tls_session(o);
@@ -1072,6 +1171,10 @@ static void fill_input(const struct config *cfg, const struct outcome *o,
 	}
 	in->probes = probes;
 	in->nprobes = s->probes_sent;
+	if (ref != NULL && ref->o.sess.greeting != NULL && ref->o.sess.greeting->code == 220) {
+		in->ref_greeting = ref->o.sess.greeting;
+		in->ref_ehlo = ref->o.sess.ehlo;
+	}
 }
 
 /* Informational findings (state OK) are named after an OK summary. */
@@ -1100,8 +1203,8 @@ struct judged {
 
 /* Judge one target: state, summary and findings. Returns -1 when out of
  * memory (j holds nothing to free then). */
-static int judge_target(const struct config *cfg, const struct target *tg, thresholds *thr,
-			struct judged *j)
+static int judge_target(const struct config *cfg, const struct check *chk,
+			const struct target *tg, thresholds *thr, struct judged *j)
 {
 	const struct outcome *o = &tg->o;
 	const struct session *s = &o->sess;
@@ -1118,7 +1221,7 @@ static int judge_target(const struct config *cfg, const struct target *tg, thres
 		struct sf_verdict_input in;
 		struct sf_probe probes[SESSION_PROBES];
 		char sent[SESSION_PROBES][SESSION_OUT_MAX];
-		fill_input(cfg, o, &in, probes, sent);
+		fill_input(cfg, o, chk->ref, &in, probes, sent);
 		if (sf_verdict_make(&in, &j->v) != 0)
 			return -1;
 		if (j->v->nfindings > sizeof j->order / sizeof j->order[0])
@@ -1254,11 +1357,11 @@ static void count_inspected(const struct check *chk, const struct judged *j, siz
 /* Several targets: "K of N addresses behind SMTP inspection", then each
  * target that is not OK; one long-output block per target. */
 static enum sf_state report_many(const struct config *cfg, const struct check *chk,
-				 const struct judged *j)
+				 const struct judged *j, enum sf_state extra)
 {
 	static char pd[PERFDATA_MULTI_MAX];
 	struct text sum = {{0}, 0};
-	enum sf_state st = SF_OK;
+	enum sf_state st = extra;
 	size_t inspected = 0, total = 0;
 
 	pd[0] = '\0';
@@ -1288,11 +1391,11 @@ static enum sf_state report_many(const struct config *cfg, const struct check *c
 
 /* One target: the output of a single-host check. */
 static enum sf_state report_one(const struct config *cfg, const struct check *chk,
-				const struct target *tg, const struct judged *j)
+				const struct target *tg, const struct judged *j, enum sf_state extra)
 {
 	char pd[PERFDATA_MAX];
 
-	enum sf_state st = j->st;
+	enum sf_state st = sf_state_worst(j->st, extra);
 
 	pd[0] = '\0';
 	build_perfdata(cfg, &tg->o, j->v, "", pd, sizeof pd);
@@ -1353,7 +1456,44 @@ static int no_mail_server(const struct config *cfg, const struct check *chk)
 	}
 }
 
-static enum sf_state report(const struct config *cfg, const struct check *chk, thresholds *thr)
+/* --reference: the state its own failure adds (UNKNOWN: nothing to compare
+ * with), said in the check's note. */
+static enum sf_state reference_failure(const struct config *cfg, struct check *chk)
+{
+	struct text t = {{0}, 0};
+	char name[HOST_MAX + 16];
+	const struct session *s;
+
+	if (chk->ref == NULL)
+		return SF_OK;
+	s = &chk->ref->o.sess;
+	target_name(chk->ref, name, sizeof name);
+	if (chk->ref_error != 0)
+		text_add(&t, "cannot resolve %s: %s", cfg->ref_host, gai_strerror(chk->ref_error));
+	else if (s->outcome != SESS_COMPLETE)
+		describe_failure(cfg, s, chk->ref->o.addr_text, name, &t);
+	else if (s->greeting == NULL || s->greeting->code != 220)
+		text_add(&t, "%s (%s) refuses the session", name, chk->ref->o.addr_text);
+	if (t.len == 0)
+		return SF_OK;
+	note_add(chk, "no comparison with the reference path: %s", t.buf);
+	return SF_UNKNOWN;
+}
+
+/* --reference: what the path without the box said, after the rest. */
+static void print_reference(const struct check *chk)
+{
+	char name[HOST_MAX + 16];
+
+	if (chk->ref == NULL)
+		return;
+	target_name(chk->ref, name, sizeof name);
+	printf("Reference path: %s (%s)\n", name, chk->ref->o.addr_text);
+	print_reply("Reference greeting: ", chk->ref->o.sess.greeting);
+	print_extensions("Reference extensions", chk->ref->o.sess.ehlo);
+}
+
+static enum sf_state report(const struct config *cfg, struct check *chk, thresholds *thr)
 {
 	struct judged *j;
 	enum sf_state st;
@@ -1376,14 +1516,17 @@ static enum sf_state report(const struct config *cfg, const struct check *chk, t
 		return SF_UNKNOWN;
 	}
 	for (size_t i = 0; i < chk->n && !nomem; i++)
-		nomem = judge_target(cfg, &chk->tg[i], thr, &j[i]) != 0;
+		nomem = judge_target(cfg, chk, &chk->tg[i], thr, &j[i]) != 0;
 	if (nomem) {
 		printf("%s UNKNOWN - out of memory while judging the replies\n", PREFIX);
 		st = SF_UNKNOWN;
-	} else if (chk->n == 1) {
-		st = report_one(cfg, chk, &chk->tg[0], &j[0]);
 	} else {
-		st = report_many(cfg, chk, j);
+		enum sf_state rs = reference_failure(cfg, chk);
+		if (chk->n == 1)
+			st = report_one(cfg, chk, &chk->tg[0], &j[0], rs);
+		else
+			st = report_many(cfg, chk, j, rs);
+		print_reference(chk);
 	}
 	for (size_t i = 0; i < chk->n; i++)
 		sf_verdict_free(j[i].v);
@@ -1429,7 +1572,7 @@ static void free_extra_opts(char **newargv, int newargc, char **argv, int argc)
 int main(int argc, char **argv)
 {
 	struct config cfg;
-	struct session_config scfg[2];
+	struct session_config scfg[3];
 	struct check chk;
 	thresholds *thr = NULL;
 	char **av;
@@ -1454,13 +1597,17 @@ int main(int argc, char **argv)
 	scfg[0].probe = cfg.probe;
 	scfg[0].sni = cfg.host[0] ? cfg.host : NULL; /* -D: no one name for all */
 	memset(&chk, 0, sizeof chk);
-	chk.tg = calloc(TARGETS_MAX, sizeof *chk.tg);
+	chk.tg = calloc(TARGETS_MAX + 1, sizeof *chk.tg); /* and one for --reference */
 	if (chk.tg == NULL) {
 		printf("%s UNKNOWN - out of memory\n", PREFIX);
 		return SF_UNKNOWN;
 	}
-	for (size_t i = 0; i < TARGETS_MAX; i++)
+	for (size_t i = 0; i <= TARGETS_MAX; i++)
 		chk.tg[i].o.sess.fd = chk.tg[i].o.tls_sess.fd = -1;
+	scfg[2] = scfg[0]; /* --reference: the plain conversation */
+	scfg[2].starttls = 0;
+	scfg[2].probe = 0;
+	scfg[2].sni = NULL;
 	if (cfg.starttls && cfg.probe) {
 		chk.two_sessions = 1;
 		scfg[1] = scfg[0];
@@ -1474,6 +1621,8 @@ int main(int argc, char **argv)
 		session_cleanup(&chk.tg[i].o.sess);
 		session_cleanup(&chk.tg[i].o.tls_sess);
 	}
+	if (chk.ref != NULL)
+		session_cleanup(&chk.ref->o.sess);
 	free(chk.tg);
 	tls_unload();
 	free_thresholds(thr);
