@@ -40,6 +40,8 @@ static const struct sf_kind_info kinds[SF_FIND__COUNT] = {
 				 "extensions offered on the reference path but missing or masked (--reference)"},
 	[SF_FIND_REF_BANNER] = {"reference-banner", SF_WARNING,
 				"greeting differs from the reference path's (--reference)"},
+	[SF_FIND_BASELINE_CHANGED] = {"baseline-changed", SF_WARNING,
+				      "extensions gone or greeting changed since the last clean run (--baseline)"},
 };
 
 const struct sf_kind_info *sf_kind_info(enum sf_kind k)
@@ -1007,6 +1009,64 @@ static int judge_reference(const struct sf_verdict_input *in, struct sf_verdict 
 	return rc;
 }
 
+/* --- the baseline (--baseline) ------------------------------------------- */
+
+/* 1 if keyword kw of the baseline is not offered (unmasked) in e. */
+static int baseline_lacking(const char *kw, const struct sf_ehlo *e)
+{
+	const struct sf_ehlo_ext *x = e != NULL ? sf_ehlo_find(e, kw) : NULL;
+
+	return x == NULL || x->masked;
+}
+
+/* Keywords gone and a changed greeting since the last clean run. */
+static int judge_baseline(const struct sf_verdict_input *in, struct sf_verdict *v)
+{
+	struct sbuf b = {0};
+	struct sf_ehlo *e = NULL;
+	struct sf_finding *f;
+	const struct sf_reply_line *g = &in->greeting->lines[0];
+	int banner_changed;
+	size_t n = 0;
+
+	if (in->baseline_banner == NULL)
+		return 0;
+	if (parse_if_2xx(in->ehlo, &e) < 0)
+		return -1;
+	for (size_t i = 0; i < in->nbaseline_kw; i++)
+		n += baseline_lacking(in->baseline_kw[i], e) ? 1U : 0U;
+	v->baseline_gone = (unsigned)n;
+	banner_changed = in->baseline_banner_cut
+				 ? g->len < strlen(in->baseline_banner) ||
+					   memcmp(in->baseline_banner, g->raw, strlen(in->baseline_banner)) != 0
+				 : strlen(in->baseline_banner) != g->len ||
+					   memcmp(in->baseline_banner, g->raw, g->len) != 0;
+	if (n > 0) {
+		sb_putz(&b, n);
+		sb_puts(&b, n > 1 ? " extensions gone since the last clean run: "
+				  : " extension gone since the last clean run: ");
+		for (size_t i = 0, k = 0; i < in->nbaseline_kw; i++) {
+			if (!baseline_lacking(in->baseline_kw[i], e))
+				continue;
+			sb_puts(&b, k++ ? ", " : "");
+			sb_puts(&b, in->baseline_kw[i]);
+		}
+	}
+	sf_ehlo_free(e);
+	if (banner_changed)
+		sb_puts(&b, n > 0 ? "; greeting changed since the last clean run"
+				  : "greeting changed since the last clean run");
+	if (n == 0 && !banner_changed)
+		return b.failed ? -1 : 0;
+	f = finding_add(v, SF_FIND_BASELINE_CHANGED, NULL, &b);
+	if (f == NULL)
+		return -1;
+	if (banner_changed && (evidence_add(f, in->baseline_banner, strlen(in->baseline_banner)) < 0 ||
+			       evidence_line(f, in->greeting, 0) < 0))
+		return -1;
+	return 0;
+}
+
 static struct sf_finding *finding_of(struct sf_verdict *v, enum sf_kind k)
 {
 	for (size_t i = 0; i < v->nfindings; i++)
@@ -1050,7 +1110,7 @@ int sf_verdict_make(const struct sf_verdict_input *in, struct sf_verdict **out)
 	}
 	if (judge_banner(in->greeting, v) < 0 || judge_ehlo(in, etls, v) < 0 ||
 	    judge_witnesses(in, etls, v) < 0 || judge_fingerprint(in->greeting, v) < 0 ||
-	    judge_reference(in, v) < 0) {
+	    judge_reference(in, v) < 0 || judge_baseline(in, v) < 0) {
 		sf_ehlo_free(etls);
 		sf_verdict_free(v);
 		return -1;

@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <netdb.h>
 #include <signal.h>
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,6 +79,7 @@ struct config {
 	char domain[MX_NAME_MAX + 1]; /* -D: check the domain's MX hosts */
 	char ref_host[HOST_MAX + 1];  /* --reference: the same server without the box */
 	char ref_port[6];             /* its port ("" until known: -p's) */
+	int baseline;                 /* --baseline */
 	char port[6];
 	int family;             /* AF_UNSPEC, AF_INET or AF_INET6 */
 	double timeout;         /* seconds for the whole check */
@@ -100,7 +103,8 @@ void print_usage(void)
 	/* no '|' here: after an UNKNOWN, Nagios would read the rest as perfdata */
 	printf("Usage:\n %s -H host|-D domain [-p port] [-4] [-6] [-t timeout] [-F fqdn]\n"
 	       "  [-w seconds] [-c seconds] [-R ext[,ext...]] [-S] [--tls] [--probe]\n"
-	       "  [--tls-ignore=ext[,ext...]] [--reference=host[:port]] [--KIND=STATE...]\n"
+	       "  [--tls-ignore=ext[,ext...]] [--reference=host[:port]] [--baseline]\n"
+	       "  [--KIND=STATE...]\n"
 	       "  [--extra-opts=[section][@file]] [-v]\n",
 	       progname);
 }
@@ -149,6 +153,9 @@ static void print_help(void)
 	       " --reference=HOST[:PORT]\n"
 	       "    The same server reached without the box (port: -p's); keywords it offers\n"
 	       "    that this path lacks or masks, and a greeting that differs, are findings\n"
+	       " --baseline\n"
+	       "    Keep the banner and extensions of the last run without findings (state\n"
+	       "    retention, MP_STATE_PATH); keywords gone and a changed banner are findings\n"
 	       " -v, --verbose\n    Add the SMTP transcript to the long output\n",
 	       DEFAULT_PORT, DEFAULT_TIMEOUT);
 	printf("\nState of each kind of finding (STATE: ok, warning, critical, unknown):\n");
@@ -429,7 +436,7 @@ static void default_fqdn(struct config *cfg)
 }
 
 enum { OPT_KIND_BASE = 1000, OPT_EXTRA_OPTS = 999, OPT_TLS = 998, OPT_PROBE = 997, OPT_TLS_IGNORE = 996,
-       OPT_REFERENCE = 995 };
+       OPT_REFERENCE = 995, OPT_BASELINE = 994 };
 
 static void parse_options(int argc, char **argv, struct config *cfg)
 {
@@ -450,6 +457,7 @@ static void parse_options(int argc, char **argv, struct config *cfg)
 		{"probe", no_argument, NULL, OPT_PROBE},
 		{"tls-ignore", required_argument, NULL, OPT_TLS_IGNORE},
 		{"reference", required_argument, NULL, OPT_REFERENCE},
+		{"baseline", no_argument, NULL, OPT_BASELINE},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{"extra-opts", optional_argument, NULL, OPT_EXTRA_OPTS},
@@ -492,6 +500,7 @@ static void parse_options(int argc, char **argv, struct config *cfg)
 		case OPT_TLS: cfg->implicit_tls = 1; break;
 		case OPT_PROBE: cfg->probe = 1; break;
 		case OPT_REFERENCE: set_reference(cfg, optarg); break;
+		case OPT_BASELINE: cfg->baseline = 1; break;
 		case OPT_TLS_IGNORE:
 			if (!tls_ignore_set) {
 				cfg->tls_ignore.n = 0; /* the first use replaces the default */
@@ -539,6 +548,8 @@ static void parse_options(int argc, char **argv, struct config *cfg)
 		usage_fail("--tls (TLS from the start) and -S (STARTTLS) exclude each other");
 	if (cfg->implicit_tls && !cfg->port_given)
 		snprintf(cfg->port, sizeof cfg->port, "%s", DEFAULT_TLS_PORT);
+	if (cfg->baseline && cfg->domain[0] != '\0')
+		usage_fail("--baseline keeps one server's state: not with -D");
 	if (cfg->ref_host[0] != '\0' && cfg->domain[0] != '\0')
 		usage_fail("--reference compares one server: not with -D");
 	if (cfg->ref_host[0] != '\0' && cfg->ref_port[0] == '\0')
@@ -580,6 +591,7 @@ struct check {
 	char note[512];         /* said after the summary, or "" */
 	struct target *ref;     /* --reference: the path without the box, or NULL */
 	int ref_error;          /* its getaddrinfo error, 0 if resolved */
+	struct baseline *bl;    /* --baseline: the last clean run, or NULL */
 	double t_begin, t_end;  /* whole check, monotonic seconds */
 };
 
@@ -813,6 +825,176 @@ static void run_check(const struct config *cfg, const struct session_config scfg
 	}
 	if (chk->ref != NULL)
 		chk->ref->o.t_end = chk->t_end;
+}
+
+/* ------------------------------------------------------------- baseline */
+
+/* --baseline: the banner and keywords of the last run without findings,
+ * kept with libmonitoringplug's state retention under the key
+ * "baseline_<host>_<port>" (host octets other than letters and digits as
+ * _XX), version BASELINE_VERSION. The state is one line (libmonitoringplug
+ * reads at most 1023 octets): the banner's first line in hex (at most
+ * BASELINE_BANNER_MAX octets of it), a tab, the keywords comma-separated
+ * (as many as fit in BASELINE_LINE_MAX). */
+#define BASELINE_VERSION 1
+#define BASELINE_BANNER_MAX 300U
+#define BASELINE_LINE_MAX 1000U
+#define BASELINE_KW_MAX 64U
+#define BASELINE_KEY_MAX 200U
+
+/* libmonitoringplug's own (utils_base.c); its header does not declare it. */
+extern monitoring_plugin *this_monitoring_plugin;
+
+struct baseline {
+	int have;                          /* read from the state */
+	int cut;                           /* banner is the start of a longer line */
+	char banner[BASELINE_BANNER_MAX + 1];
+	char kwbuf[BASELINE_LINE_MAX + 1];
+	const char *kw[BASELINE_KW_MAX];
+	size_t nkw;
+};
+
+/* The state key for host and port into buf; -1 if it does not fit. */
+static int baseline_key(const char *host, const char *port, char *buf, size_t bufsz)
+{
+	size_t n = 0;
+	int w = snprintf(buf, bufsz, "baseline_");
+
+	if (w < 0 || (size_t)w >= bufsz)
+		return -1;
+	n = (size_t)w;
+	for (const char *p = host; *p; p++) {
+		w = isalnum((unsigned char)*p) && (unsigned char)*p < 0x80
+			    ? snprintf(buf + n, bufsz - n, "%c", *p)
+			    : snprintf(buf + n, bufsz - n, "_%02X", (unsigned char)*p);
+		if (w < 0 || (size_t)w >= bufsz - n)
+			return -1;
+		n += (size_t)w;
+	}
+	w = snprintf(buf + n, bufsz - n, "_%s", port);
+	return w < 0 || (size_t)w >= bufsz - n ? -1 : 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Parse the state line into bl; -1 if it is not ours. */
+static int baseline_parse(const char *line, struct baseline *bl)
+{
+	const char *tab = strchr(line, '\t');
+	size_t hexlen, n = 0;
+	char *p;
+
+	memset(bl, 0, sizeof *bl);
+	if (tab == NULL || (size_t)(tab - line) < 3 || (line[0] != 'C' && line[0] != 'W') ||
+	    line[1] != ':')
+		return -1;
+	bl->cut = line[0] == 'C';
+	line += 2;
+	hexlen = (size_t)(tab - line);
+	if (hexlen % 2 != 0 || hexlen / 2 > BASELINE_BANNER_MAX)
+		return -1;
+	for (size_t i = 0; i < hexlen; i += 2) {
+		int hi = hexval(line[i]), lo = hexval(line[i + 1]);
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+			return -1;
+		bl->banner[n++] = (char)(hi * 16 + lo);
+	}
+	bl->banner[n] = '\0';
+	snprintf(bl->kwbuf, sizeof bl->kwbuf, "%s", tab + 1);
+	for (p = bl->kwbuf; *p != '\0' && bl->nkw < BASELINE_KW_MAX;) {
+		char *comma = strchr(p, ',');
+		bl->kw[bl->nkw++] = p;
+		if (comma == NULL)
+			break;
+		*comma = '\0';
+		p = comma + 1;
+	}
+	bl->have = 1;
+	return 0;
+}
+
+/* The state line for what s saw into buf (size BASELINE_LINE_MAX + 1). */
+static void baseline_format(const struct session *s, char *buf)
+{
+	const struct sf_reply_line *g = &s->greeting->lines[0];
+	size_t blen = g->len > BASELINE_BANNER_MAX ? BASELINE_BANNER_MAX : g->len;
+	struct sf_ehlo *e = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < blen; i++)
+		if (g->raw[i] == '\0') {
+			blen = i; /* a NUL ends what we keep */
+			break;
+		}
+	n = (size_t)snprintf(buf, BASELINE_LINE_MAX + 1, "%c:", blen < g->len ? 'C' : 'W');
+	for (size_t i = 0; i < blen && g->raw[i] != '\0'; i++)
+		n += (size_t)snprintf(buf + n, BASELINE_LINE_MAX + 1 - n, "%02X",
+				      (unsigned char)g->raw[i]);
+	buf[n++] = '\t';
+	buf[n] = '\0';
+	if (s->ehlo == NULL || sf_ehlo_parse(s->ehlo, &e) != 0)
+		return;
+	for (size_t i = 0, k = 0; i < e->next && k < BASELINE_KW_MAX; i++) {
+		const struct sf_ehlo_ext *x = &e->ext[i];
+		size_t len = strlen(x->keyword);
+		if (!x->valid || x->masked || n + len + 1 > BASELINE_LINE_MAX)
+			continue;
+		n += (size_t)snprintf(buf + n, BASELINE_LINE_MAX + 1 - n, "%s%s", k++ ? "," : "",
+				      x->keyword);
+	}
+	sf_ehlo_free(e);
+}
+
+/* Make the state folder (as libmonitoringplug would) and try a file in it:
+ * 0, or -1 with the reason in why. */
+static int baseline_writable(char *why, size_t whysz)
+{
+	const monitoring_plugin *mp = this_monitoring_plugin;
+	char dir[PATH_MAX], probe[PATH_MAX + 16];
+	char *slash;
+	int fd;
+
+	if (mp == NULL || mp->state == NULL || mp->state->_filename == NULL ||
+	    strlen(mp->state->_filename) >= sizeof dir) {
+		snprintf(why, whysz, "no state file name");
+		return -1;
+	}
+	snprintf(dir, sizeof dir, "%s", mp->state->_filename);
+	slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir) {
+		snprintf(why, whysz, "bad state file name");
+		return -1;
+	}
+	*slash = '\0';
+	for (char *p = dir + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(dir, S_IRWXU) != 0 && errno != EEXIST) {
+				snprintf(why, whysz, "cannot create %s: %s", dir, strerror(errno));
+				return -1;
+			}
+			*p = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	snprintf(probe, sizeof probe, "%s/.probeXXXXXX", dir);
+	fd = mkstemp(probe);
+	if (fd < 0) {
+		snprintf(why, whysz, "cannot write in %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	unlink(probe);
+	return 0;
 }
 
 /* -------------------------------------------------------------- output */
@@ -1222,6 +1404,12 @@ static int judge_target(const struct config *cfg, const struct check *chk,
 		struct sf_probe probes[SESSION_PROBES];
 		char sent[SESSION_PROBES][SESSION_OUT_MAX];
 		fill_input(cfg, o, chk->ref, &in, probes, sent);
+		if (chk->bl != NULL && chk->bl->have) {
+			in.baseline_banner = chk->bl->banner;
+			in.baseline_banner_cut = chk->bl->cut;
+			in.baseline_kw = chk->bl->kw;
+			in.nbaseline_kw = chk->bl->nkw;
+		}
 		if (sf_verdict_make(&in, &j->v) != 0)
 			return -1;
 		if (j->v->nfindings > sizeof j->order / sizeof j->order[0])
@@ -1456,6 +1644,47 @@ static int no_mail_server(const struct config *cfg, const struct check *chk)
 	}
 }
 
+/* --baseline: the last clean run from the state; a line that is not ours
+ * is dropped (and recorded anew). */
+static void baseline_load(struct check *chk)
+{
+	state_data *sd = np_state_read();
+
+	if (sd == NULL || sd->data == NULL)
+		return;
+	if (baseline_parse((const char *)sd->data, chk->bl) != 0)
+		note_add(chk, "the baseline state is unreadable and is recorded anew");
+}
+
+/* --baseline after the verdict: a clean run is recorded (the first one
+ * says so). Returns the state it adds: UNKNOWN when the state folder
+ * cannot be written. */
+static enum sf_state baseline_keep(struct check *chk, const struct target *tg,
+				   const struct judged *j)
+{
+	const struct session *s = &tg->o.sess;
+	char line[BASELINE_LINE_MAX + 1];
+	char why[PATH_MAX + 64];
+	int clean = s->outcome == SESS_COMPLETE && s->greeting != NULL &&
+		    s->greeting->code == 220 && s->ehlo != NULL && s->ehlo->code / 100 == 2 &&
+		    j->st == SF_OK;
+
+	if (!clean) {
+		if (!chk->bl->have)
+			note_add(chk, "no baseline recorded yet: this run is not clean");
+		return SF_OK;
+	}
+	if (baseline_writable(why, sizeof why) != 0) {
+		note_add(chk, "cannot keep the baseline: %s", why);
+		return SF_UNKNOWN;
+	}
+	baseline_format(s, line);
+	np_state_write_string(0, line);
+	if (!chk->bl->have)
+		note_add(chk, "baseline recorded (first run)");
+	return SF_OK;
+}
+
 /* --reference: the state its own failure adds (UNKNOWN: nothing to compare
  * with), said in the check's note. */
 static enum sf_state reference_failure(const struct config *cfg, struct check *chk)
@@ -1515,6 +1744,14 @@ static enum sf_state report(const struct config *cfg, struct check *chk, thresho
 		printf("%s UNKNOWN - out of memory\n", PREFIX);
 		return SF_UNKNOWN;
 	}
+	if (chk->bl != NULL && chk->n != 1) {
+		printf("%s UNKNOWN - --baseline keeps one server's state, but %s has %zu addresses (give one with -H)\n",
+		       PREFIX, cfg->host, chk->n);
+		free(j);
+		return SF_UNKNOWN;
+	}
+	if (chk->bl != NULL)
+		baseline_load(chk);
 	for (size_t i = 0; i < chk->n && !nomem; i++)
 		nomem = judge_target(cfg, chk, &chk->tg[i], thr, &j[i]) != 0;
 	if (nomem) {
@@ -1522,6 +1759,8 @@ static enum sf_state report(const struct config *cfg, struct check *chk, thresho
 		st = SF_UNKNOWN;
 	} else {
 		enum sf_state rs = reference_failure(cfg, chk);
+		if (chk->bl != NULL)
+			rs = sf_state_worst(rs, baseline_keep(chk, &chk->tg[0], &j[0]));
 		if (chk->n == 1)
 			st = report_one(cfg, chk, &chk->tg[0], &j[0], rs);
 		else
@@ -1574,6 +1813,7 @@ int main(int argc, char **argv)
 	struct config cfg;
 	struct session_config scfg[3];
 	struct check chk;
+	struct baseline bl;
 	thresholds *thr = NULL;
 	char **av;
 	int ac = argc;
@@ -1588,6 +1828,12 @@ int main(int argc, char **argv)
 	if (_set_thresholds(&thr, cfg.warn, cfg.crit) != 0)
 		usage_fail("the -w/-c thresholds cannot be parsed");
 	arm_backstop(&cfg);
+	if (cfg.baseline) {
+		char key[BASELINE_KEY_MAX + 1];
+		if (baseline_key(cfg.host, cfg.port, key, sizeof key) != 0)
+			usage_fail("--baseline: the host name is too long for a state key");
+		np_enable_state(key, BASELINE_VERSION);
+	}
 
 	memset(scfg, 0, sizeof scfg);
 	scfg[0].ehlo_name = cfg.fqdn;
@@ -1597,6 +1843,8 @@ int main(int argc, char **argv)
 	scfg[0].probe = cfg.probe;
 	scfg[0].sni = cfg.host[0] ? cfg.host : NULL; /* -D: no one name for all */
 	memset(&chk, 0, sizeof chk);
+	memset(&bl, 0, sizeof bl);
+	chk.bl = cfg.baseline ? &bl : NULL;
 	chk.tg = calloc(TARGETS_MAX + 1, sizeof *chk.tg); /* and one for --reference */
 	if (chk.tg == NULL) {
 		printf("%s UNKNOWN - out of memory\n", PREFIX);
@@ -1627,6 +1875,10 @@ int main(int argc, char **argv)
 	tls_unload();
 	free_thresholds(thr);
 	free_extra_opts(av, ac, argv, argc);
+	if (this_monitoring_plugin != NULL && this_monitoring_plugin->state != NULL) {
+		free(this_monitoring_plugin->state->_filename); /* np_cleanup forgets it */
+		this_monitoring_plugin->state->_filename = NULL;
+	}
 	np_cleanup();
 	return st;
 }

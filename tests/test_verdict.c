@@ -170,6 +170,10 @@ struct row {
 	const char *const *ref_greeting;
 	const char *const *ref_ehlo;
 	unsigned ref_missing;
+	/* --baseline (NULL when there is none) */
+	const char *baseline_banner;
+	const char *const *baseline_kw;
+	unsigned baseline_gone;
 };
 
 /* Postfix inside TLS: no STARTTLS (RFC 3207), AUTH offered only here. */
@@ -193,7 +197,57 @@ static const char *const stripped_postfix_ehlo[] = {
 	"250 CHUNKING", NULL,
 };
 
+static const char *const postfix_keywords[] = {
+	"PIPELINING", "SIZE", "VRFY", "ETRN", "STARTTLS", "ENHANCEDSTATUSCODES", "8BITMIME", "DSN",
+	"SMTPUTF8", "CHUNKING", NULL,
+};
+
 static const struct row rows[] = {
+	/* --- --baseline: the last clean run --- */
+	{
+		.name = "baseline: nothing changed",
+		.greeting = L(POSTFIX_BANNER),
+		.ehlo = postfix_ehlo,
+		.extensions = 10,
+		.baseline_banner = POSTFIX_BANNER,
+		.baseline_kw = postfix_keywords,
+	},
+	{
+		.name = "baseline: STARTTLS gone",
+		.greeting = L(POSTFIX_BANNER),
+		.ehlo = stripped_postfix_ehlo,
+		.want = {
+			{SF_FIND_BASELINE_CHANGED, SF_WARNING, NULL,
+			 "1 extension gone since the last clean run: STARTTLS", L(NULL)},
+		},
+		.extensions = 9,
+		.baseline_banner = POSTFIX_BANNER,
+		.baseline_kw = postfix_keywords,
+		.baseline_gone = 1,
+	},
+	{
+		.name = "baseline: greeting changed, masked lines count as gone",
+		.greeting = L(ASA_POSTFIX_BANNER),
+		.ehlo = asa_postfix_ehlo,
+		.want = {
+			{SF_FIND_EXT_MASKED, SF_CRITICAL, "cisco-asa",
+			 "2 of 10 ESMTP extensions masked (guess by length: STARTTLS or CHUNKING)",
+			 L("250-XXXXXXXA", "250 XXXXXXXB")},
+			{SF_FIND_BANNER_MASKED, SF_WARNING, "cisco-asa", BANNER_SUMMARY,
+			 L(ASA_POSTFIX_BANNER)},
+			{SF_FIND_BASELINE_CHANGED, SF_WARNING, NULL,
+			 "2 extensions gone since the last clean run: STARTTLS, CHUNKING; "
+			 "greeting changed since the last clean run",
+			 L(POSTFIX_BANNER, ASA_POSTFIX_BANNER)},
+		},
+		.extensions = 10,
+		.masked = 2,
+		.banner_masked = 1,
+		.box = "cisco-asa",
+		.baseline_banner = POSTFIX_BANNER,
+		.baseline_kw = postfix_keywords,
+		.baseline_gone = 2,
+	},
 	/* --- --reference: the same server seen without the box --- */
 	{
 		.name = "reference: the same list and banner",
@@ -930,6 +984,9 @@ static void inputs_make(const struct row *t, struct inputs *x)
 	x->ref_ehlo = t->ref_ehlo ? reply_from_array(t->ref_ehlo) : NULL;
 	x->in.ref_greeting = x->ref_greeting;
 	x->in.ref_ehlo = x->ref_ehlo;
+	x->in.baseline_banner = t->baseline_banner;
+	x->in.baseline_kw = t->baseline_kw;
+	x->in.nbaseline_kw = count_lines(t->baseline_kw);
 }
 
 static void inputs_free(struct inputs *x)
@@ -975,6 +1032,9 @@ static void check_row(const struct row *t)
 	if (v->reference_missing != t->ref_missing)
 		fail_msg("%s: reference_missing %u, want %u", t->name, v->reference_missing,
 			 t->ref_missing);
+	if (v->baseline_gone != t->baseline_gone)
+		fail_msg("%s: baseline_gone %u, want %u", t->name, v->baseline_gone,
+			 t->baseline_gone);
 	sf_verdict_free(v);
 	inputs_free(&x);
 }
@@ -1197,6 +1257,7 @@ static void test_kind_info(void **state)
 		{SF_FIND_PROBE, "probe-rejected", SF_CRITICAL},
 		{SF_FIND_REF_MISSING, "reference-missing", SF_CRITICAL},
 		{SF_FIND_REF_BANNER, "reference-banner", SF_WARNING},
+		{SF_FIND_BASELINE_CHANGED, "baseline-changed", SF_WARNING},
 	};
 
 	(void)state;
