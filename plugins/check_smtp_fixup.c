@@ -1525,17 +1525,15 @@ static void count_inspected(const struct check *chk, const struct judged *j, siz
 
 	*total = *inspected = 0;
 	for (size_t i = 0; i < chk->n; i++) {
-		size_t first = i;
-		int any = 0;
+		int any = j[i].inspected;
 		if (by_host) {
-			for (first = 0; strcmp(chk->tg[first].host, chk->tg[i].host) != 0; first++)
-				;
-			if (first != i)
+			int seen = 0;
+			for (size_t k = 0; k < i && !seen; k++)
+				seen = strcmp(chk->tg[k].host, chk->tg[i].host) == 0;
+			if (seen)
 				continue; /* counted with its first address */
-			for (size_t k = i; k < chk->n; k++)
+			for (size_t k = i + 1; k < chk->n; k++)
 				any |= strcmp(chk->tg[k].host, chk->tg[i].host) == 0 && j[k].inspected;
-		} else {
-			any = j[i].inspected;
 		}
 		(*total)++;
 		*inspected += any ? 1U : 0U;
