@@ -36,6 +36,12 @@ static const struct sf_kind_info kinds[SF_FIND__COUNT] = {
 	[SF_FIND_STARTTLS_MISSING] = {"starttls-missing", SF_WARNING, "STARTTLS not offered (-S)"},
 	[SF_FIND_PROBE] = {"probe-rejected", SF_CRITICAL,
 			   "probe command rewritten or punished on the way (--probe)"},
+	[SF_FIND_REF_MISSING] = {"reference-missing", SF_CRITICAL,
+				 "extensions offered on the reference path but missing or masked (--reference)"},
+	[SF_FIND_REF_BANNER] = {"reference-banner", SF_WARNING,
+				"greeting differs from the reference path's (--reference)"},
+	[SF_FIND_BASELINE_CHANGED] = {"baseline-changed", SF_WARNING,
+				      "extensions gone or greeting changed since the last clean run (--baseline)"},
 };
 
 const struct sf_kind_info *sf_kind_info(enum sf_kind k)
@@ -913,6 +919,154 @@ static int judge_witnesses(const struct sf_verdict_input *in, const struct sf_eh
 	return rc;
 }
 
+/* --- the reference path (--reference) ----------------------------------- */
+
+/* 1 if two replies have the same lines, octet for octet. */
+static int same_reply(const struct sf_reply *a, const struct sf_reply *b)
+{
+	if (a->nlines != b->nlines)
+		return 0;
+	for (size_t i = 0; i < a->nlines; i++)
+		if (a->lines[i].len != b->lines[i].len ||
+		    memcmp(a->lines[i].raw, b->lines[i].raw, a->lines[i].len) != 0)
+			return 0;
+	return 1;
+}
+
+/* A reference keyword that the checked list lacks (masked lines carry no
+ * keyword, so a masked one is lacking too). */
+static int ref_lacking(const struct sf_ehlo_ext *x, const struct sf_ehlo *e)
+{
+	return x->valid && !x->masked && (e == NULL || sf_ehlo_find(e, x->keyword) == NULL);
+}
+
+/* Keywords the reference path offers that this path lacks. */
+static int judge_ref_missing(const struct sf_verdict_input *in, const struct sf_ehlo *e,
+			     const struct sf_ehlo *eref, struct sf_verdict *v)
+{
+	struct sbuf b = {0};
+	struct sf_finding *f;
+	size_t n = 0, nmasked = e != NULL ? ext_masked_count(e) : 0;
+
+	for (size_t i = 0; i < eref->next; i++)
+		n += ref_lacking(&eref->ext[i], e) ? 1U : 0U;
+	v->reference_missing = (unsigned)n;
+	if (n == 0)
+		return 0;
+	sb_putz(&b, n);
+	sb_puts(&b, n > 1 ? " extensions offered on the reference path but missing or masked here: "
+			  : " extension offered on the reference path but missing or masked here: ");
+	for (size_t i = 0, k = 0; i < eref->next; i++) {
+		if (!ref_lacking(&eref->ext[i], e))
+			continue;
+		sb_puts(&b, k++ ? ", " : "");
+		sb_puts(&b, eref->ext[i].keyword);
+	}
+	f = finding_add(v, SF_FIND_REF_MISSING, nmasked ? sf_box_get(SF_BOX_CISCO_ASA) : NULL, &b);
+	if (f == NULL)
+		return -1;
+	for (size_t i = 0; i < eref->next; i++)
+		if (ref_lacking(&eref->ext[i], e) && evidence_line(f, in->ref_ehlo, eref->ext[i].line) < 0)
+			return -1;
+	return 0;
+}
+
+/* The greeting as seen here against the reference path's. */
+static int judge_ref_banner(const struct sf_verdict_input *in, struct sf_verdict *v)
+{
+	struct sbuf b = {0};
+	struct sf_finding *f;
+
+	if (same_reply(in->greeting, in->ref_greeting))
+		return 0;
+	sb_puts(&b, "greeting differs from the reference path's");
+	f = finding_add(v, SF_FIND_REF_BANNER, NULL, &b);
+	if (f == NULL || evidence_line(f, in->greeting, 0) < 0 ||
+	    evidence_line(f, in->ref_greeting, 0) < 0)
+		return -1;
+	return 0;
+}
+
+/* --reference: what this path lacks against the path without the box. */
+static int judge_reference(const struct sf_verdict_input *in, struct sf_verdict *v)
+{
+	struct sf_ehlo *e = NULL, *eref = NULL;
+	int rc = 0;
+
+	if (in->ref_greeting == NULL)
+		return 0;
+	if (judge_ref_banner(in, v) < 0)
+		return -1;
+	if (parse_if_2xx(in->ref_ehlo, &eref) < 0)
+		return -1;
+	if (eref != NULL) {
+		rc = parse_if_2xx(in->ehlo, &e);
+		if (rc == 0)
+			rc = judge_ref_missing(in, e, eref, v);
+	}
+	sf_ehlo_free(e);
+	sf_ehlo_free(eref);
+	return rc;
+}
+
+/* --- the baseline (--baseline) ------------------------------------------- */
+
+/* 1 if keyword kw of the baseline is not offered (unmasked) in e. */
+static int baseline_lacking(const char *kw, const struct sf_ehlo *e)
+{
+	const struct sf_ehlo_ext *x = e != NULL ? sf_ehlo_find(e, kw) : NULL;
+
+	return x == NULL || x->masked;
+}
+
+/* Keywords gone and a changed greeting since the last clean run. */
+static int judge_baseline(const struct sf_verdict_input *in, struct sf_verdict *v)
+{
+	struct sbuf b = {0};
+	struct sf_ehlo *e = NULL;
+	struct sf_finding *f;
+	const struct sf_reply_line *g = &in->greeting->lines[0];
+	int banner_changed;
+	size_t n = 0;
+
+	if (in->baseline_banner == NULL)
+		return 0;
+	if (parse_if_2xx(in->ehlo, &e) < 0)
+		return -1;
+	for (size_t i = 0; i < in->nbaseline_kw; i++)
+		n += baseline_lacking(in->baseline_kw[i], e) ? 1U : 0U;
+	v->baseline_gone = (unsigned)n;
+	banner_changed = in->baseline_banner_cut
+				 ? g->len < strlen(in->baseline_banner) ||
+					   memcmp(in->baseline_banner, g->raw, strlen(in->baseline_banner)) != 0
+				 : strlen(in->baseline_banner) != g->len ||
+					   memcmp(in->baseline_banner, g->raw, g->len) != 0;
+	if (n > 0) {
+		sb_putz(&b, n);
+		sb_puts(&b, n > 1 ? " extensions gone since the last clean run: "
+				  : " extension gone since the last clean run: ");
+		for (size_t i = 0, k = 0; i < in->nbaseline_kw; i++) {
+			if (!baseline_lacking(in->baseline_kw[i], e))
+				continue;
+			sb_puts(&b, k++ ? ", " : "");
+			sb_puts(&b, in->baseline_kw[i]);
+		}
+	}
+	sf_ehlo_free(e);
+	if (banner_changed)
+		sb_puts(&b, n > 0 ? "; greeting changed since the last clean run"
+				  : "greeting changed since the last clean run");
+	if (n == 0 && !banner_changed)
+		return b.failed ? -1 : 0;
+	f = finding_add(v, SF_FIND_BASELINE_CHANGED, NULL, &b);
+	if (f == NULL)
+		return -1;
+	if (banner_changed && (evidence_add(f, in->baseline_banner, strlen(in->baseline_banner)) < 0 ||
+			       evidence_line(f, in->greeting, 0) < 0))
+		return -1;
+	return 0;
+}
+
 static struct sf_finding *finding_of(struct sf_verdict *v, enum sf_kind k)
 {
 	for (size_t i = 0; i < v->nfindings; i++)
@@ -955,7 +1109,8 @@ int sf_verdict_make(const struct sf_verdict_input *in, struct sf_verdict **out)
 		return -1;
 	}
 	if (judge_banner(in->greeting, v) < 0 || judge_ehlo(in, etls, v) < 0 ||
-	    judge_witnesses(in, etls, v) < 0 || judge_fingerprint(in->greeting, v) < 0) {
+	    judge_witnesses(in, etls, v) < 0 || judge_fingerprint(in->greeting, v) < 0 ||
+	    judge_reference(in, v) < 0 || judge_baseline(in, v) < 0) {
 		sf_ehlo_free(etls);
 		sf_verdict_free(v);
 		return -1;

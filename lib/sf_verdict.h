@@ -31,6 +31,9 @@ enum sf_kind {
 	SF_FIND_TLS_FAILED,        /* STARTTLS accepted, then the TLS handshake failed */
 	SF_FIND_STARTTLS_MISSING,  /* -S: STARTTLS neither offered nor accepted, no box in sight */
 	SF_FIND_PROBE,             /* --probe: a command X-ed, called unrecognised though offered, or a drop */
+	SF_FIND_REF_MISSING,       /* --reference: offered on the reference path, missing or masked here */
+	SF_FIND_REF_BANNER,        /* --reference: the greeting differs from the reference path's */
+	SF_FIND_BASELINE_CHANGED,  /* --baseline: keywords gone or the greeting changed since the last clean run */
 	SF_FIND__COUNT             /* count; not a kind */
 };
 
@@ -78,6 +81,12 @@ struct sf_verdict_input {
 	size_t ntls_ignore;
 	const struct sf_probe *probes;   /* --probe results, in the order sent */
 	size_t nprobes;
+	const struct sf_reply *ref_greeting; /* --reference: the same server without the box, */
+	const struct sf_reply *ref_ehlo;     /* its greeting and EHLO reply; NULL when not used */
+	const char *baseline_banner;         /* --baseline: the first greeting line of the last */
+	const char *const *baseline_kw;      /* clean run and its keywords; banner NULL when */
+	size_t nbaseline_kw;                 /* there is none */
+	int baseline_banner_cut;             /* the banner kept is only the start of the line */
 };
 
 /* The findings, worst default state first, plus counts for perfdata. */
@@ -89,6 +98,8 @@ struct sf_verdict {
 	int banner_masked;          /* 0 or 1 */
 	unsigned tls_extensions;    /* EHLO lines after the first inside TLS */
 	unsigned stripped_extensions; /* keywords offered inside TLS only (STARTTLS counted if hidden) */
+	unsigned reference_missing; /* keywords offered on the reference path, missing or masked here */
+	unsigned baseline_gone;     /* keywords of the baseline not offered now */
 	const struct sf_box *box;   /* the box most findings point to, or NULL */
 };
 

@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <netdb.h>
 #include <signal.h>
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +35,7 @@
 #include "sf_common.h"
 #include "sf_text.h"
 #include "sf_verdict.h"
+#include "mx.h"
 #include "session.h"
 
 #ifndef SF_VERSION
@@ -59,7 +62,9 @@ static char plugin_name[] = "check_smtp_fixup";
 #define EVIDENCE_LINES_MAX 8U   /* evidence lines shown per finding */
 #define EXTENSIONS_SHOWN_MAX 48U /* extensions listed in the long output */
 #define QUIT_WAIT 1.0      /* seconds we wait for the reply to QUIT */
-#define ADDR_MAX 16U       /* addresses of one host we try in turn */
+#define ADDR_MAX 16U       /* addresses of one host we check */
+#define TARGETS_MAX 32U    /* targets of one check (addresses of all hosts) */
+#define PERFDATA_MULTI_MAX 16384U /* perfdata of a check with several targets */
 
 /* A list of EHLO keywords given as options (-R, --tls-ignore). */
 struct kwlist {
@@ -71,6 +76,10 @@ struct kwlist {
 /* Options, filled once by parse_options(), then only read. */
 struct config {
 	char host[HOST_MAX + 1];
+	char domain[MX_NAME_MAX + 1]; /* -D: check the domain's MX hosts */
+	char ref_host[HOST_MAX + 1];  /* --reference: the same server without the box */
+	char ref_port[6];             /* its port ("" until known: -p's) */
+	int baseline;                 /* --baseline */
 	char port[6];
 	int family;             /* AF_UNSPEC, AF_INET or AF_INET6 */
 	double timeout;         /* seconds for the whole check */
@@ -92,9 +101,10 @@ struct config {
 void print_usage(void)
 {
 	/* no '|' here: after an UNKNOWN, Nagios would read the rest as perfdata */
-	printf("Usage:\n %s -H host [-p port] [-4] [-6] [-t timeout] [-F fqdn]\n"
+	printf("Usage:\n %s -H host|-D domain [-p port] [-4] [-6] [-t timeout] [-F fqdn]\n"
 	       "  [-w seconds] [-c seconds] [-R ext[,ext...]] [-S] [--tls] [--probe]\n"
-	       "  [--tls-ignore=ext[,ext...]] [--KIND=STATE...]\n"
+	       "  [--tls-ignore=ext[,ext...]] [--reference=host[:port]] [--baseline]\n"
+	       "  [--KIND=STATE...]\n"
 	       "  [--extra-opts=[section][@file]] [-v]\n",
 	       progname);
 }
@@ -115,7 +125,11 @@ static void print_help(void)
 	       " -V, --version\n    Print the version and exit\n"
 	       " --extra-opts=[section][@file]\n"
 	       "    Read options from an ini file (monitoring-plugins extra-opts)\n"
-	       " -H, --hostname=ADDRESS\n    Host name or IP address of the mail server (required)\n"
+	       " -H, --hostname=ADDRESS\n    Host name or IP address of the mail server (required); every address\n"
+	       "    of a name is checked, all at once\n"
+	       " -D, --domain=DOMAIN\n"
+	       "    Check every address of every MX host of DOMAIN, all at once (no MX:\n"
+	       "    the domain's own address, RFC 5321 5.1); excludes -H\n"
 	       " -p, --port=INTEGER\n    Port (default: %s)\n"
 	       " -4, --use-ipv4\n    Use IPv4 only\n"
 	       " -6, --use-ipv6\n    Use IPv6 only\n"
@@ -136,6 +150,12 @@ static void print_help(void)
 	       "    Also send commands a box rewrites or punishes but a server answers\n"
 	       "    harmlessly: BDAT 0 LAST outside a transaction, a NOOP longer than 512\n"
 	       "    octets, RSET. No mail is sent\n"
+	       " --reference=HOST[:PORT]\n"
+	       "    The same server reached without the box (port: -p's); keywords it offers\n"
+	       "    that this path lacks or masks, and a greeting that differs, are findings\n"
+	       " --baseline\n"
+	       "    Keep the banner and extensions of the last run without findings (state\n"
+	       "    retention, MP_STATE_PATH); keywords gone and a changed banner are findings\n"
 	       " -v, --verbose\n    Add the SMTP transcript to the long output\n",
 	       DEFAULT_PORT, DEFAULT_TIMEOUT);
 	printf("\nState of each kind of finding (STATE: ok, warning, critical, unknown):\n");
@@ -234,6 +254,21 @@ static int valid_range(const char *s)
 
 /* A host name or address: letters, digits, '.', '-', '_', ':' and '%'
  * (IPv6 scope); surrounding brackets of an IPv6 literal are dropped. */
+static void set_domain(struct config *cfg, const char *arg)
+{
+	char tmp[64];
+	size_t len = strlen(arg);
+
+	if (len > 1 && arg[len - 1] == '.')
+		len--; /* the root's dot is implied */
+	if (len == 0 || len > MX_NAME_MAX)
+		usage_fail("domain (-D) must be 1 to %u characters", MX_NAME_MAX);
+	memcpy(cfg->domain, arg, len);
+	cfg->domain[len] = '\0';
+	if (!mx_name_valid(cfg->domain))
+		usage_fail("invalid domain (-D): '%s'", shown(arg, tmp, sizeof tmp));
+}
+
 static void set_host(struct config *cfg, const char *arg)
 {
 	char tmp[HOST_MAX + 3];
@@ -270,6 +305,46 @@ static void set_port(struct config *cfg, const char *arg)
 		usage_fail("port (-p) must be a number from 1 to 65535, not '%s'",
 			   shown(arg, tmp, sizeof tmp));
 	snprintf(cfg->port, sizeof cfg->port, "%ld", v);
+}
+
+/* --reference=HOST[:PORT]: "host", "host:port", "[v6]", "[v6]:port" or a
+ * bare IPv6 address (more than one ':', no port). */
+static void set_reference(struct config *cfg, const char *arg)
+{
+	char tmp[64];
+	const char *colon = strrchr(arg, ':');
+	const char *host = arg, *port = NULL;
+	size_t len = strlen(arg);
+	long v;
+	char *end = NULL;
+
+	if (arg[0] == '[') {
+		const char *close = strchr(arg, ']');
+		if (close == NULL || (close[1] != '\0' && close[1] != ':'))
+			usage_fail("--reference: bad address '%s'", shown(arg, tmp, sizeof tmp));
+		host = arg + 1;
+		len = (size_t)(close - host);
+		port = close[1] == ':' ? close + 2 : NULL;
+	} else if (colon != NULL && strchr(arg, ':') == colon) {
+		len = (size_t)(colon - arg);
+		port = colon + 1;
+	}
+	if (len == 0 || len > HOST_MAX)
+		usage_fail("--reference: the host must be 1 to %u characters", HOST_MAX);
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)host[i]) || (unsigned char)host[i] >= 0x80)
+			if (strchr(".-_:%", host[i]) == NULL)
+				usage_fail("--reference: invalid host '%s'", shown(arg, tmp, sizeof tmp));
+	memcpy(cfg->ref_host, host, len);
+	cfg->ref_host[len] = '\0';
+	if (port == NULL)
+		return;
+	errno = 0;
+	v = strtol(port, &end, 10);
+	if (port[0] < '0' || port[0] > '9' || errno != 0 || *end != '\0' || v < 1 || v > 65535)
+		usage_fail("--reference: the port must be a number from 1 to 65535, in '%s'",
+			   shown(arg, tmp, sizeof tmp));
+	snprintf(cfg->ref_port, sizeof cfg->ref_port, "%ld", v);
 }
 
 static void set_timeout(struct config *cfg, const char *arg)
@@ -360,12 +435,14 @@ static void default_fqdn(struct config *cfg)
 	snprintf(cfg->fqdn, sizeof cfg->fqdn, "%s", name);
 }
 
-enum { OPT_KIND_BASE = 1000, OPT_EXTRA_OPTS = 999, OPT_TLS = 998, OPT_PROBE = 997, OPT_TLS_IGNORE = 996 };
+enum { OPT_KIND_BASE = 1000, OPT_EXTRA_OPTS = 999, OPT_TLS = 998, OPT_PROBE = 997, OPT_TLS_IGNORE = 996,
+       OPT_REFERENCE = 995, OPT_BASELINE = 994 };
 
 static void parse_options(int argc, char **argv, struct config *cfg)
 {
 	static const struct option fixed[] = {
 		{"hostname", required_argument, NULL, 'H'},
+		{"domain", required_argument, NULL, 'D'},
 		{"port", required_argument, NULL, 'p'},
 		{"use-ipv4", no_argument, NULL, '4'},
 		{"use-ipv6", no_argument, NULL, '6'},
@@ -379,6 +456,8 @@ static void parse_options(int argc, char **argv, struct config *cfg)
 		{"tls", no_argument, NULL, OPT_TLS},
 		{"probe", no_argument, NULL, OPT_PROBE},
 		{"tls-ignore", required_argument, NULL, OPT_TLS_IGNORE},
+		{"reference", required_argument, NULL, OPT_REFERENCE},
+		{"baseline", no_argument, NULL, OPT_BASELINE},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{"extra-opts", optional_argument, NULL, OPT_EXTRA_OPTS},
@@ -405,9 +484,10 @@ static void parse_options(int argc, char **argv, struct config *cfg)
 	add_keywords(&cfg->tls_ignore, "STARTTLS,AUTH", "--tls-ignore");
 
 	opterr = 0; /* we report bad options ourselves, on stdout */
-	while ((c = getopt_long(argc, argv, ":H:p:46t:F:w:c:R:SvVh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":H:D:p:46t:F:w:c:R:SvVh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'H': set_host(cfg, optarg); break;
+		case 'D': set_domain(cfg, optarg); break;
 		case 'p': set_port(cfg, optarg); cfg->port_given = 1; break;
 		case '4': cfg->family = AF_INET; break;
 		case '6': cfg->family = AF_INET6; break;
@@ -419,6 +499,8 @@ static void parse_options(int argc, char **argv, struct config *cfg)
 		case 'S': cfg->starttls = 1; break;
 		case OPT_TLS: cfg->implicit_tls = 1; break;
 		case OPT_PROBE: cfg->probe = 1; break;
+		case OPT_REFERENCE: set_reference(cfg, optarg); break;
+		case OPT_BASELINE: cfg->baseline = 1; break;
 		case OPT_TLS_IGNORE:
 			if (!tls_ignore_set) {
 				cfg->tls_ignore.n = 0; /* the first use replaces the default */
@@ -458,24 +540,58 @@ static void parse_options(int argc, char **argv, struct config *cfg)
 	}
 	if (optind < argc)
 		usage_fail("unexpected argument '%s'", shown(argv[optind], tmp, sizeof tmp));
-	if (cfg->host[0] == '\0')
-		usage_fail("no host given: -H is required");
+	if (cfg->host[0] != '\0' && cfg->domain[0] != '\0')
+		usage_fail("-H (one host) and -D (a domain's MX hosts) exclude each other");
+	if (cfg->host[0] == '\0' && cfg->domain[0] == '\0')
+		usage_fail("no host given: -H (or -D) is required");
 	if (cfg->implicit_tls && cfg->starttls)
 		usage_fail("--tls (TLS from the start) and -S (STARTTLS) exclude each other");
 	if (cfg->implicit_tls && !cfg->port_given)
 		snprintf(cfg->port, sizeof cfg->port, "%s", DEFAULT_TLS_PORT);
+	if (cfg->baseline && cfg->domain[0] != '\0')
+		usage_fail("--baseline keeps one server's state: not with -D");
+	if (cfg->ref_host[0] != '\0' && cfg->domain[0] != '\0')
+		usage_fail("--reference compares one server: not with -D");
+	if (cfg->ref_host[0] != '\0' && cfg->ref_port[0] == '\0')
+		snprintf(cfg->ref_port, sizeof cfg->ref_port, "%s", cfg->port);
 }
 
 /* ------------------------------------------------------------- network */
 
-/* What the check saw: the session that got furthest, and its address. */
+/* What the check saw at one address. */
 struct outcome {
 	struct session sess;     /* the conversation (with the probe if asked) */
 	struct session tls_sess; /* with -S and --probe: the STARTTLS conversation */
 	int two_sessions;
 	char addr_text[64];     /* numeric address of the peer */
+	double t_begin, t_end;  /* this target's sessions, monotonic seconds */
+};
+
+/* One place the check looks at: an address of a host, on a port, in a
+ * role. A check is a list of targets, all run at once; checking one host
+ * with one address is the case of one target. */
+struct target {
+	char host[HOST_MAX + 1]; /* the name it was reached by */
+	const char *port;        /* numeric service */
+	const char *role;        /* what the summary counts, e.g. "address" */
+	const char *roles;       /* the same in the plural */
+	struct outcome o;
+};
+
+/* The whole check: its targets and how long it took. */
+struct check {
+	struct target *tg;      /* TARGETS_MAX of them, n used */
+	size_t n;
+	int two_sessions;       /* each target holds two conversations */
 	int resolve_error;      /* getaddrinfo error, 0 if resolved */
-	size_t naddrs;
+	enum mx_status mx;      /* -D: what the MX lookup found */
+	char mx_error[128];     /* -D: why it failed */
+	size_t mx_hosts;        /* -D: MX hosts found */
+	size_t noaddr;          /* -D: MX hosts without an address */
+	char note[512];         /* said after the summary, or "" */
+	struct target *ref;     /* --reference: the path without the box, or NULL */
+	int ref_error;          /* its getaddrinfo error, 0 if resolved */
+	struct baseline *bl;    /* --baseline: the last clean run, or NULL */
 	double t_begin, t_end;  /* whole check, monotonic seconds */
 };
 
@@ -501,7 +617,7 @@ static void arm_backstop(const struct config *cfg)
 	double t = cfg->timeout + 1.0; /* the poll loop's deadline must win under load */
 	int n = snprintf(alarm_text, sizeof alarm_text,
 			 "%s CRITICAL - no result from %s within the %g s timeout (blocked in name resolution or TLS set-up)\n",
-			 PREFIX, cfg->host, cfg->timeout);
+			 PREFIX, cfg->domain[0] ? cfg->domain : cfg->host, cfg->timeout);
 
 	alarm_len = n > 0 && (size_t)n < sizeof alarm_text ? (size_t)n : 0;
 	memset(&sa, 0, sizeof sa);
@@ -534,46 +650,351 @@ static void start_on(struct session *s, const struct session_config *scfg,
 	session_start(s, session_now());
 }
 
-/* Resolve the host (numeric service, no reverse DNS) and hold the
- * conversation with the first address that accepts a connection. With both
- * -S and --probe, two conversations run at once: the probe's long command
- * may get the connection dropped, which must not cost the STARTTLS witness. */
-static void run_check(const struct config *cfg, const struct session_config scfg[2],
-		      struct outcome *out)
+/* Add a target for address ai of host, and start its conversation(s).
+ * Returns -1 when the list is full or the address does not fit. */
+static int add_target(struct check *chk, const struct session_config scfg[2], const char *host,
+		      const char *port, const char *const role[2], const struct addrinfo *ai)
+{
+	struct target *tg;
+	struct session *list[2];
+
+	if (chk->n >= TARGETS_MAX || ai->ai_addrlen > sizeof tg->o.sess.addr)
+		return -1;
+	tg = &chk->tg[chk->n++];
+	snprintf(tg->host, sizeof tg->host, "%s", host);
+	tg->port = port;
+	tg->role = role[0];
+	tg->roles = role[1];
+	tg->o.two_sessions = chk->two_sessions;
+	tg->o.t_begin = chk->t_begin;
+	list[0] = &tg->o.sess;
+	list[1] = &tg->o.tls_sess;
+	for (size_t i = 0; i < (tg->o.two_sessions ? 2U : 1U); i++)
+		start_on(list[i], &scfg[i], ai);
+	addr_to_text(&tg->o.sess.addr, tg->o.sess.addrlen, tg->o.addr_text,
+		     sizeof tg->o.addr_text);
+	return 0;
+}
+
+/* Resolve host (numeric service, no reverse DNS) and add every address (up
+ * to ADDR_MAX) as a target. Returns the getaddrinfo error, 0 if resolved. */
+static int add_host(const struct config *cfg, struct check *chk,
+		    const struct session_config scfg[2], const char *host, const char *const role[2])
 {
 	struct addrinfo hints, *res = NULL;
-	struct session *list[2] = {&out->sess, &out->tls_sess};
-	size_t nsess = out->two_sessions ? 2 : 1;
-	double deadline;
+	size_t naddrs = 0;
+	int err;
 
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = cfg->family;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
 	hints.ai_flags = AI_NUMERICSERV;
-	out->t_begin = session_now();
-	deadline = out->t_begin + cfg->timeout;
-	out->resolve_error = getaddrinfo(cfg->host, cfg->port, &hints, &res);
-	if (out->resolve_error != 0) {
-		out->t_end = session_now();
+	err = getaddrinfo(host, cfg->port, &hints, &res);
+	if (err != 0)
+		return err;
+	for (struct addrinfo *ai = res; ai != NULL && naddrs < ADDR_MAX; ai = ai->ai_next)
+		if (add_target(chk, scfg, host, cfg->port, role, ai) == 0)
+			naddrs++;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static const char *const ROLE_ADDRESS[2] = {"address", "addresses"};
+static const char *const ROLE_MX[2] = {"MX host", "MX hosts"};
+
+/* Append to the check's note, "; " between parts. */
+static void note_add(struct check *chk, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note_add(struct check *chk, const char *fmt, ...)
+{
+	size_t len = strlen(chk->note);
+	va_list ap;
+
+	if (len > 0 && len + 2 < sizeof chk->note) {
+		memcpy(chk->note + len, "; ", 3);
+		len += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(chk->note + len, sizeof chk->note - len, fmt, ap);
+	va_end(ap);
+}
+
+/* -D: the MX hosts of the domain in preference order, each with all its
+ * addresses; no MX: the domain's own address (RFC 5321 5.1). */
+static void add_domain(const struct config *cfg, struct check *chk,
+		       const struct session_config scfg[2])
+{
+	struct mx_list mx;
+
+	chk->mx = mx_lookup(cfg->domain, cfg->timeout, &mx);
+	snprintf(chk->mx_error, sizeof chk->mx_error, "%s", mx.error);
+	if (chk->mx == MX_NONE) {
+		chk->resolve_error = add_host(cfg, chk, scfg, cfg->domain, ROLE_ADDRESS);
+		if (chk->resolve_error == 0)
+			note_add(chk, "%s has no MX record: its own address is checked (RFC 5321 5.1)",
+				 cfg->domain);
 		return;
 	}
-	for (struct addrinfo *ai = res; ai != NULL && out->naddrs < ADDR_MAX; ai = ai->ai_next) {
-		if (ai->ai_addrlen > sizeof out->sess.addr)
-			continue;
-		/* try the next address only if this one refused the connection */
-		if (out->naddrs > 0 &&
-		    (out->sess.outcome != SESS_CONNECT_FAILED || session_now() >= deadline))
-			break;
-		for (size_t i = 0; i < nsess; i++)
-			start_on(list[i], &scfg[i], ai);
-		addr_to_text(&out->sess.addr, out->sess.addrlen, out->addr_text,
-			     sizeof out->addr_text);
-		out->naddrs++;
-		session_run(list, nsess, deadline);
+	if (chk->mx != MX_FOUND)
+		return;
+	chk->mx_hosts = mx.n;
+	for (size_t i = 0; i < mx.n; i++) {
+		int err = add_host(cfg, chk, scfg, mx.host[i].name, ROLE_MX);
+		if (err != 0) {
+			chk->noaddr++;
+			note_add(chk, "MX host %s has no address: %s", mx.host[i].name,
+				 gai_strerror(err));
+		}
+	}
+}
+
+/* --reference: one more target, plain EHLO, on the first address of the
+ * reference host; it is judged only as the yardstick of the others. */
+static void add_reference(const struct config *cfg, struct check *chk,
+			  const struct session_config *scfg)
+{
+	struct addrinfo hints, *res = NULL;
+	struct target *ref = &chk->tg[TARGETS_MAX]; /* the spare one */
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = cfg->family;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	hints.ai_flags = AI_NUMERICSERV;
+	chk->ref = ref;
+	snprintf(ref->host, sizeof ref->host, "%s", cfg->ref_host);
+	ref->port = cfg->ref_port;
+	ref->role = "reference";
+	ref->roles = "references";
+	ref->o.t_begin = chk->t_begin;
+	chk->ref_error = getaddrinfo(cfg->ref_host, cfg->ref_port, &hints, &res);
+	if (chk->ref_error != 0)
+		return;
+	if (res->ai_addrlen <= sizeof ref->o.sess.addr) {
+		start_on(&ref->o.sess, scfg, res);
+		addr_to_text(&ref->o.sess.addr, ref->o.sess.addrlen, ref->o.addr_text,
+			     sizeof ref->o.addr_text);
 	}
 	freeaddrinfo(res);
-	out->t_end = session_now();
+}
+
+/* The later of a target's sessions' ends, or 0 if one has not ended. */
+static double target_end(const struct outcome *o)
+{
+	double e = o->sess.t.end;
+
+	if (o->two_sessions && (o->tls_sess.t.end == 0 || e == 0))
+		return 0;
+	if (o->two_sessions && o->tls_sess.t.end > e)
+		e = o->tls_sess.t.end;
+	return e;
+}
+
+/* Hold every target's conversation(s) at once under one deadline. With
+ * both -S and --probe, each target has two conversations: the probe's long
+ * command may get the connection dropped, which must not cost the STARTTLS
+ * witness. */
+static void run_check(const struct config *cfg, const struct session_config scfg[3],
+		      struct check *chk)
+{
+	struct session *list[TARGETS_MAX * 2 + 1];
+	size_t nsess = 0;
+	double deadline;
+
+	chk->t_begin = session_now();
+	deadline = chk->t_begin + cfg->timeout;
+	if (cfg->domain[0] != '\0')
+		add_domain(cfg, chk, scfg);
+	else
+		chk->resolve_error = add_host(cfg, chk, scfg, cfg->host, ROLE_ADDRESS);
+	if (cfg->ref_host[0] != '\0')
+		add_reference(cfg, chk, &scfg[2]);
+	if (chk->ref != NULL && chk->ref->o.sess.addrlen > 0)
+		list[nsess++] = &chk->ref->o.sess;
+	for (size_t i = 0; i < chk->n; i++) {
+		list[nsess++] = &chk->tg[i].o.sess;
+		if (chk->tg[i].o.two_sessions)
+			list[nsess++] = &chk->tg[i].o.tls_sess;
+	}
+	if (nsess > 0)
+		session_run(list, nsess, deadline);
+	chk->t_end = session_now();
+	for (size_t i = 0; i < chk->n; i++) {
+		struct outcome *o = &chk->tg[i].o;
+		o->t_end = target_end(o) > 0 ? target_end(o) : chk->t_end;
+	}
+	if (chk->ref != NULL)
+		chk->ref->o.t_end = chk->t_end;
+}
+
+/* ------------------------------------------------------------- baseline */
+
+/* --baseline: the banner and keywords of the last run without findings,
+ * kept with libmonitoringplug's state retention under the key
+ * "baseline_<host>_<port>" (host octets other than letters and digits as
+ * _XX), version BASELINE_VERSION. The state is one line (libmonitoringplug
+ * reads at most 1023 octets): the banner's first line in hex (at most
+ * BASELINE_BANNER_MAX octets of it), a tab, the keywords comma-separated
+ * (as many as fit in BASELINE_LINE_MAX). */
+#define BASELINE_VERSION 1
+#define BASELINE_BANNER_MAX 300U
+#define BASELINE_LINE_MAX 1000U
+#define BASELINE_KW_MAX 64U
+#define BASELINE_KEY_MAX 200U
+
+/* libmonitoringplug's own (utils_base.c); its header does not declare it. */
+extern monitoring_plugin *this_monitoring_plugin;
+
+struct baseline {
+	int have;                          /* read from the state */
+	int cut;                           /* banner is the start of a longer line */
+	char banner[BASELINE_BANNER_MAX + 1];
+	char kwbuf[BASELINE_LINE_MAX + 1];
+	const char *kw[BASELINE_KW_MAX];
+	size_t nkw;
+};
+
+/* The state key for host and port into buf; -1 if it does not fit. */
+static int baseline_key(const char *host, const char *port, char *buf, size_t bufsz)
+{
+	size_t n = 0;
+	int w = snprintf(buf, bufsz, "baseline_");
+
+	if (w < 0 || (size_t)w >= bufsz)
+		return -1;
+	n = (size_t)w;
+	for (const char *p = host; *p; p++) {
+		w = isalnum((unsigned char)*p) && (unsigned char)*p < 0x80
+			    ? snprintf(buf + n, bufsz - n, "%c", *p)
+			    : snprintf(buf + n, bufsz - n, "_%02X", (unsigned char)*p);
+		if (w < 0 || (size_t)w >= bufsz - n)
+			return -1;
+		n += (size_t)w;
+	}
+	w = snprintf(buf + n, bufsz - n, "_%s", port);
+	return w < 0 || (size_t)w >= bufsz - n ? -1 : 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Parse the state line into bl; -1 if it is not ours. */
+static int baseline_parse(const char *line, struct baseline *bl)
+{
+	const char *tab = strchr(line, '\t');
+	size_t hexlen, n = 0;
+	char *p;
+
+	memset(bl, 0, sizeof *bl);
+	if (tab == NULL || (size_t)(tab - line) < 3 || (line[0] != 'C' && line[0] != 'W') ||
+	    line[1] != ':')
+		return -1;
+	bl->cut = line[0] == 'C';
+	line += 2;
+	hexlen = (size_t)(tab - line);
+	if (hexlen % 2 != 0 || hexlen / 2 > BASELINE_BANNER_MAX)
+		return -1;
+	for (size_t i = 0; i < hexlen; i += 2) {
+		int hi = hexval(line[i]), lo = hexval(line[i + 1]);
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+			return -1;
+		bl->banner[n++] = (char)(hi * 16 + lo);
+	}
+	bl->banner[n] = '\0';
+	snprintf(bl->kwbuf, sizeof bl->kwbuf, "%s", tab + 1);
+	for (p = bl->kwbuf; *p != '\0' && bl->nkw < BASELINE_KW_MAX;) {
+		char *comma = strchr(p, ',');
+		bl->kw[bl->nkw++] = p;
+		if (comma == NULL)
+			break;
+		*comma = '\0';
+		p = comma + 1;
+	}
+	bl->have = 1;
+	return 0;
+}
+
+/* The state line for what s saw into buf (size BASELINE_LINE_MAX + 1). */
+static void baseline_format(const struct session *s, char *buf)
+{
+	const struct sf_reply_line *g = &s->greeting->lines[0];
+	size_t blen = g->len > BASELINE_BANNER_MAX ? BASELINE_BANNER_MAX : g->len;
+	struct sf_ehlo *e = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < blen; i++)
+		if (g->raw[i] == '\0') {
+			blen = i; /* a NUL ends what we keep */
+			break;
+		}
+	n = (size_t)snprintf(buf, BASELINE_LINE_MAX + 1, "%c:", blen < g->len ? 'C' : 'W');
+	for (size_t i = 0; i < blen && g->raw[i] != '\0'; i++)
+		n += (size_t)snprintf(buf + n, BASELINE_LINE_MAX + 1 - n, "%02X",
+				      (unsigned char)g->raw[i]);
+	buf[n++] = '\t';
+	buf[n] = '\0';
+	if (s->ehlo == NULL || sf_ehlo_parse(s->ehlo, &e) != 0)
+		return;
+	for (size_t i = 0, k = 0; i < e->next && k < BASELINE_KW_MAX; i++) {
+		const struct sf_ehlo_ext *x = &e->ext[i];
+		size_t len = strlen(x->keyword);
+		if (!x->valid || x->masked || n + len + 1 > BASELINE_LINE_MAX)
+			continue;
+		n += (size_t)snprintf(buf + n, BASELINE_LINE_MAX + 1 - n, "%s%s", k++ ? "," : "",
+				      x->keyword);
+	}
+	sf_ehlo_free(e);
+}
+
+/* Make the state folder (as libmonitoringplug would) and try a file in it:
+ * 0, or -1 with the reason in why. */
+static int baseline_writable(char *why, size_t whysz)
+{
+	const monitoring_plugin *mp = this_monitoring_plugin;
+	char dir[PATH_MAX], probe[PATH_MAX + 16];
+	char *slash;
+	int fd;
+
+	if (mp == NULL || mp->state == NULL || mp->state->_filename == NULL ||
+	    strlen(mp->state->_filename) >= sizeof dir) {
+		snprintf(why, whysz, "no state file name");
+		return -1;
+	}
+	snprintf(dir, sizeof dir, "%s", mp->state->_filename);
+	slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir) {
+		snprintf(why, whysz, "bad state file name");
+		return -1;
+	}
+	*slash = '\0';
+	for (char *p = dir + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(dir, S_IRWXU) != 0 && errno != EEXIST) {
+				snprintf(why, whysz, "cannot create %s: %s", dir, strerror(errno));
+				return -1;
+			}
+			*p = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	snprintf(probe, sizeof probe, "%s/.probeXXXXXX", dir);
+	fd = mkstemp(probe);
+	if (fd < 0) {
+		snprintf(why, whysz, "cannot write in %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	unlink(probe);
+	return 0;
 }
 
 /* -------------------------------------------------------------- output */
@@ -609,14 +1030,14 @@ static void text_add(struct text *t, const char *fmt, ...)
 }
 
 /* "host" on port 25, "host:port" or "[v6]:port" otherwise. */
-static void target_name(const struct config *cfg, char *buf, size_t bufsz)
+static void target_name(const struct target *tg, char *buf, size_t bufsz)
 {
-	if (strcmp(cfg->port, DEFAULT_PORT) == 0)
-		snprintf(buf, bufsz, "%s", cfg->host);
-	else if (strchr(cfg->host, ':') != NULL)
-		snprintf(buf, bufsz, "[%s]:%s", cfg->host, cfg->port);
+	if (strcmp(tg->port, DEFAULT_PORT) == 0)
+		snprintf(buf, bufsz, "%s", tg->host);
+	else if (strchr(tg->host, ':') != NULL)
+		snprintf(buf, bufsz, "[%s]:%s", tg->host, tg->port);
 	else
-		snprintf(buf, bufsz, "%s:%s", cfg->host, cfg->port);
+		snprintf(buf, bufsz, "%s:%s", tg->host, tg->port);
 }
 
 /* The failure to hold the conversation, in words, or NULL if it was held. */
@@ -700,7 +1121,7 @@ static const struct sf_reply *closing_reply(const struct session *s)
 /* State of the conversation itself, before any finding. */
 static enum sf_state failure_state(const struct outcome *o)
 {
-	if (o->resolve_error != 0 || o->sess.outcome == SESS_NOMEM)
+	if (o->sess.outcome == SESS_NOMEM)
 		return SF_UNKNOWN;
 	if (o->sess.outcome != SESS_COMPLETE)
 		return SF_CRITICAL;
@@ -813,47 +1234,68 @@ static const char *fmt_time(char *buf, size_t bufsz, double from, double to)
 	return "";
 }
 
+/* sf_perfdata_append with the label after "PREFIX_" when prefix is not
+ * empty (a target's host or address when the check has several). */
+static void perf_add(char *pd, size_t pdsz, const char *prefix, const char *label,
+		     const char *val, const char *uom, const char *warn, const char *crit,
+		     const char *min, const char *max)
+{
+	char full[HOST_MAX + 64];
+
+	snprintf(full, sizeof full, "%s%s%s", prefix, prefix[0] ? "_" : "", label);
+	sf_perfdata_append(pd, pdsz, full, val, uom, warn, crit, min, max);
+}
+
+/* Append one target's perfdata to pd, labels after prefix (see perf_add). */
 static void build_perfdata(const struct config *cfg, const struct outcome *o,
-			   const struct sf_verdict *v, char *pd, size_t pdsz)
+			   const struct sf_verdict *v, const char *prefix, char *pd, size_t pdsz)
 {
 	const struct session_times *t = &o->sess.t;
 	char val[32];
 	const char *uom;
 
-	pd[0] = '\0';
 	uom = fmt_time(val, sizeof val, o->t_begin, check_end(o));
-	sf_perfdata_append(pd, pdsz, "time", val, uom, cfg->warn, cfg->crit, "0", NULL);
+	perf_add(pd, pdsz, prefix, "time", val, uom, cfg->warn, cfg->crit, "0", NULL);
 	uom = fmt_time(val, sizeof val, t->start, t->connected);
-	sf_perfdata_append(pd, pdsz, "time_connect", val, uom, NULL, NULL, "0", NULL);
+	perf_add(pd, pdsz, prefix, "time_connect", val, uom, NULL, NULL, "0", NULL);
 	uom = fmt_time(val, sizeof val, t->connected, t->greeting);
-	sf_perfdata_append(pd, pdsz, "time_banner", val, uom, NULL, NULL, "0", NULL);
+	perf_add(pd, pdsz, prefix, "time_banner", val, uom, NULL, NULL, "0", NULL);
 	uom = fmt_time(val, sizeof val, t->ehlo_sent, t->ehlo_done);
-	sf_perfdata_append(pd, pdsz, "time_ehlo", val, uom, NULL, NULL, "0", NULL);
+	perf_add(pd, pdsz, prefix, "time_ehlo", val, uom, NULL, NULL, "0", NULL);
 	if (v != NULL && o->sess.ehlo != NULL)
 		snprintf(val, sizeof val, "%u", v->extensions);
 	else
 		snprintf(val, sizeof val, "U");
-	sf_perfdata_append(pd, pdsz, "extensions", val, "", NULL, NULL, "0", NULL);
+	perf_add(pd, pdsz, prefix, "extensions", val, "", NULL, NULL, "0", NULL);
 	if (v != NULL && o->sess.ehlo != NULL)
 		snprintf(val, sizeof val, "%u", v->masked_extensions);
-	sf_perfdata_append(pd, pdsz, "masked_extensions", val, "", NULL, NULL, "0", NULL);
+	perf_add(pd, pdsz, prefix, "masked_extensions", val, "", NULL, NULL, "0", NULL);
 	if (v != NULL)
 		snprintf(val, sizeof val, "%d", v->banner_masked);
 	else
 		snprintf(val, sizeof val, "U");
-	sf_perfdata_append(pd, pdsz, "banner_masked", val, "", NULL, NULL, "0", "1");
+	perf_add(pd, pdsz, prefix, "banner_masked", val, "", NULL, NULL, "0", "1");
+	if (cfg->ref_host[0] != '\0') {
+		if (v != NULL && v->reference_missing > 0)
+			snprintf(val, sizeof val, "%u", v->reference_missing);
+		else if (v != NULL && o->sess.ehlo != NULL)
+			snprintf(val, sizeof val, "0");
+		else
+			snprintf(val, sizeof val, "U");
+		perf_add(pd, pdsz, prefix, "reference_missing", val, "", NULL, NULL, "0", NULL);
+	}
 	if (!cfg->starttls)
 		return;
 	uom = fmt_time(val, sizeof val, tls_session(o)->t.tls_start, tls_session(o)->t.tls_done);
-	sf_perfdata_append(pd, pdsz, "time_tls", val, uom, NULL, NULL, "0", NULL);
+	perf_add(pd, pdsz, prefix, "time_tls", val, uom, NULL, NULL, "0", NULL);
 	if (v != NULL && tls_session(o)->ehlo_tls != NULL)
 		snprintf(val, sizeof val, "%u", v->tls_extensions);
 	else
 		snprintf(val, sizeof val, "U");
-	sf_perfdata_append(pd, pdsz, "tls_extensions", val, "", NULL, NULL, "0", NULL);
+	perf_add(pd, pdsz, prefix, "tls_extensions", val, "", NULL, NULL, "0", NULL);
 	if (v != NULL && tls_session(o)->ehlo_tls != NULL)
 		snprintf(val, sizeof val, "%u", v->stripped_extensions);
-	sf_perfdata_append(pd, pdsz, "stripped_extensions", val, "", NULL, NULL, "0", NULL);
+	perf_add(pd, pdsz, prefix, "stripped_extensions", val, "", NULL, NULL, "0", NULL);
 }
 
 /* The summary of findings whose state is not OK, worst first, then the box. */
@@ -885,8 +1327,8 @@ static enum sf_state summarize_findings(const struct config *cfg, const struct s
 /* What the verdict needs from the sessions. probes and sent are storage the
  * input points into. */
 static void fill_input(const struct config *cfg, const struct outcome *o,
-		       struct sf_verdict_input *in, struct sf_probe *probes,
-		       char (*sent)[SESSION_OUT_MAX])
+		       const struct target *ref, struct sf_verdict_input *in,
+		       struct sf_probe *probes, char (*sent)[SESSION_OUT_MAX])
 {
 	const struct session *s = &o->sess;
 	const struct session *t = tls_session(o);
@@ -911,6 +1353,10 @@ static void fill_input(const struct config *cfg, const struct outcome *o,
 	}
 	in->probes = probes;
 	in->nprobes = s->probes_sent;
+	if (ref != NULL && ref->o.sess.greeting != NULL && ref->o.sess.greeting->code == 220) {
+		in->ref_greeting = ref->o.sess.greeting;
+		in->ref_ehlo = ref->o.sess.ehlo;
+	}
 }
 
 /* Informational findings (state OK) are named after an OK summary. */
@@ -927,73 +1373,95 @@ static void summarize_notes(const struct config *cfg, const struct sf_verdict *v
 	}
 }
 
-static enum sf_state report(const struct config *cfg, const struct outcome *o, thresholds *thr)
-{
-	const struct session *s = &o->sess;
-	struct sf_verdict *v = NULL;
-	struct text sum = {{0}, 0};
-	char target[HOST_MAX + 16];
-	char pd[PERFDATA_MAX];
-	char ev[EVIDENCE_MAX];
+/* What report() makes of one target. */
+struct judged {
+	struct sf_verdict *v; /* NULL without a greeting */
 	size_t order[SF_FIND__COUNT * 8 + SF_REQUIRE_MAX];
-	enum sf_state st = failure_state(o);
-	double total = check_end(o) - o->t_begin;
+	enum sf_state st;
+	int inspected;        /* a finding whose state is not OK */
+	double total;         /* response time */
+	struct text sum;      /* one-line summary of this target */
+};
+
+/* Judge one target: state, summary and findings. Returns -1 when out of
+ * memory (j holds nothing to free then). */
+static int judge_target(const struct config *cfg, const struct check *chk,
+			const struct target *tg, thresholds *thr, struct judged *j)
+{
+	const struct outcome *o = &tg->o;
+	const struct session *s = &o->sess;
+	char target[HOST_MAX + 16];
+	char ev[EVIDENCE_MAX];
+	enum sf_state fs;
 	int tstate;
 
-	target_name(cfg, target, sizeof target);
-	if (o->resolve_error != 0) {
-		printf("%s UNKNOWN - cannot resolve %s: %s\n", PREFIX, cfg->host,
-		       gai_strerror(o->resolve_error));
-		return SF_UNKNOWN;
-	}
+	memset(j, 0, sizeof *j);
+	j->st = failure_state(o);
+	j->total = check_end(o) - o->t_begin;
+	target_name(tg, target, sizeof target);
 	if (s->greeting != NULL) {
 		struct sf_verdict_input in;
 		struct sf_probe probes[SESSION_PROBES];
 		char sent[SESSION_PROBES][SESSION_OUT_MAX];
-		fill_input(cfg, o, &in, probes, sent);
-		if (sf_verdict_make(&in, &v) != 0) {
-			printf("%s UNKNOWN - out of memory while judging the replies\n", PREFIX);
-			return SF_UNKNOWN;
+		fill_input(cfg, o, chk->ref, &in, probes, sent);
+		if (chk->bl != NULL && chk->bl->have) {
+			in.baseline_banner = chk->bl->banner;
+			in.baseline_banner_cut = chk->bl->cut;
+			in.baseline_kw = chk->bl->kw;
+			in.nbaseline_kw = chk->bl->nkw;
 		}
-		if (v->nfindings > sizeof order / sizeof order[0])
-			v->nfindings = sizeof order / sizeof order[0];
-		order_findings(cfg, v, order);
+		if (sf_verdict_make(&in, &j->v) != 0)
+			return -1;
+		if (j->v->nfindings > sizeof j->order / sizeof j->order[0])
+			j->v->nfindings = sizeof j->order / sizeof j->order[0];
+		order_findings(cfg, j->v, j->order);
 	}
-	describe_failure(cfg, &o->sess, o->addr_text, target, &sum);
+	describe_failure(cfg, s, o->addr_text, target, &j->sum);
 	if (o->two_sessions && o->tls_sess.outcome != SESS_COMPLETE) {
-		text_add(&sum, "%sSTARTTLS session: ", sum.len ? "; " : "");
-		describe_failure(cfg, &o->tls_sess, o->addr_text, target, &sum);
+		text_add(&j->sum, "%sSTARTTLS session: ", j->sum.len ? "; " : "");
+		describe_failure(cfg, &o->tls_sess, o->addr_text, target, &j->sum);
 	}
 	if (s->greeting != NULL && s->greeting->code != 220) {
 		sf_escape(ev, sizeof ev, s->greeting->lines[0].raw, s->greeting->lines[0].len);
-		text_add(&sum, "%s%s refuses the session: greeting \"%s\"", sum.len ? "; " : "",
+		text_add(&j->sum, "%s%s refuses the session: greeting \"%s\"", j->sum.len ? "; " : "",
 			 target, ev);
 	}
 	if (closing_reply(s) != NULL) {
 		const struct sf_reply *r = closing_reply(s);
 		sf_escape(ev, sizeof ev, r->lines[0].raw, r->lines[0].len);
-		text_add(&sum, "%s%s ended the session itself: \"%s\"", sum.len ? "; " : "", target, ev);
+		text_add(&j->sum, "%s%s ended the session itself: \"%s\"", j->sum.len ? "; " : "",
+			 target, ev);
 	}
-	if (v != NULL)
-		st = sf_state_worst(st, summarize_findings(cfg, v, order, &sum));
-	tstate = get_status(total, thr);
+	if (j->v != NULL) {
+		fs = summarize_findings(cfg, j->v, j->order, &j->sum);
+		j->inspected = fs != SF_OK;
+		j->st = sf_state_worst(j->st, fs);
+	}
+	tstate = get_status(j->total, thr);
 	if (s->outcome == SESS_COMPLETE && tstate != SF_OK) {
-		st = sf_state_worst(st, (enum sf_state)tstate);
-		text_add(&sum, "%sresponse time %.3f s over the %s threshold", sum.len ? "; " : "",
-			 total, tstate == SF_CRITICAL ? "critical" : "warning");
+		j->st = sf_state_worst(j->st, (enum sf_state)tstate);
+		text_add(&j->sum, "%sresponse time %.3f s over the %s threshold",
+			 j->sum.len ? "; " : "", j->total,
+			 tstate == SF_CRITICAL ? "critical" : "warning");
 	}
-	if (sum.len == 0) {
-		unsigned next = v ? v->extensions : 0;
-		text_add(&sum, "%s (%s): no SMTP inspection seen, %u ESMTP extension%s, %.3f s", target,
-			 o->addr_text, next, next == 1 ? "" : "s", total);
+	if (j->sum.len == 0) {
+		unsigned next = j->v ? j->v->extensions : 0;
+		text_add(&j->sum, "%s (%s): no SMTP inspection seen, %u ESMTP extension%s, %.3f s",
+			 target, o->addr_text, next, next == 1 ? "" : "s", j->total);
 	}
-	if (v != NULL)
-		summarize_notes(cfg, v, &sum);
-	build_perfdata(cfg, o, v, pd, sizeof pd);
-	printf("%s %s - %s|%s\n", PREFIX, sf_state_name(st), sum.buf, pd);
+	if (j->v != NULL)
+		summarize_notes(cfg, j->v, &j->sum);
+	return 0;
+}
 
-	if (v != NULL)
-		print_findings(cfg, v, order);
+/* The long output of one target: findings, replies, transcript. */
+static void print_details(const struct config *cfg, const struct outcome *o,
+			  const struct judged *j)
+{
+	const struct session *s = &o->sess;
+
+	if (j->v != NULL)
+		print_findings(cfg, j->v, j->order);
 	print_reply("Greeting: ", s->greeting);
 	print_extensions("Extensions", s->ehlo);
 	if (tls_session(o)->tls_desc[0] != '\0')
@@ -1004,7 +1472,302 @@ static enum sf_state report(const struct config *cfg, const struct outcome *o, t
 		if (o->two_sessions)
 			print_transcript(&o->tls_sess);
 	}
-	sf_verdict_free(v);
+}
+
+/* The name in target i's perfdata labels: its host, or its address when
+ * the host has several targets. */
+static const char *perf_label(const struct check *chk, size_t i)
+{
+	for (size_t k = 0; k < chk->n; k++)
+		if (k != i && strcmp(chk->tg[k].host, chk->tg[i].host) == 0)
+			return chk->tg[i].o.addr_text;
+	return chk->tg[i].host;
+}
+
+/* Totals of a check with several targets, under the labels of one. */
+static void build_totals(const struct config *cfg, const struct check *chk,
+			 const struct judged *j, char *pd, size_t pdsz)
+{
+	unsigned masked = 0, banner = 0, stripped = 0;
+	double end = 0;
+	char val[32];
+	const char *uom;
+
+	for (size_t i = 0; i < chk->n; i++) {
+		if (check_end(&chk->tg[i].o) > end)
+			end = check_end(&chk->tg[i].o);
+		if (j[i].v == NULL)
+			continue;
+		masked += j[i].v->masked_extensions;
+		banner += j[i].v->banner_masked ? 1U : 0U;
+		stripped += j[i].v->stripped_extensions;
+	}
+	uom = fmt_time(val, sizeof val, chk->t_begin, end);
+	perf_add(pd, pdsz, "", "time", val, uom, cfg->warn, cfg->crit, "0", NULL);
+	snprintf(val, sizeof val, "%zu", chk->n);
+	perf_add(pd, pdsz, "", "targets", val, "", NULL, NULL, "0", NULL);
+	snprintf(val, sizeof val, "%u", masked);
+	perf_add(pd, pdsz, "", "masked_extensions", val, "", NULL, NULL, "0", NULL);
+	snprintf(val, sizeof val, "%u", banner);
+	perf_add(pd, pdsz, "", "banner_masked", val, "", NULL, NULL, "0", NULL);
+	if (cfg->starttls) {
+		snprintf(val, sizeof val, "%u", stripped);
+		perf_add(pd, pdsz, "", "stripped_extensions", val, "", NULL, NULL, "0", NULL);
+	}
+}
+
+/* How many of the check's units are behind inspection: MX hosts (one with
+ * any address behind a box counts) or, for one host, addresses. */
+static void count_inspected(const struct check *chk, const struct judged *j, size_t *total,
+			    size_t *inspected)
+{
+	int by_host = chk->tg[0].role == ROLE_MX[0];
+
+	*total = *inspected = 0;
+	for (size_t i = 0; i < chk->n; i++) {
+		int any = j[i].inspected;
+		if (by_host) {
+			int seen = 0;
+			for (size_t k = 0; k < i && !seen; k++)
+				seen = strcmp(chk->tg[k].host, chk->tg[i].host) == 0;
+			if (seen)
+				continue; /* counted with its first address */
+			for (size_t k = i + 1; k < chk->n; k++)
+				any |= strcmp(chk->tg[k].host, chk->tg[i].host) == 0 && j[k].inspected;
+		}
+		(*total)++;
+		*inspected += any ? 1U : 0U;
+	}
+}
+
+/* Several targets: "K of N addresses behind SMTP inspection", then each
+ * target that is not OK; one long-output block per target. */
+static enum sf_state report_many(const struct config *cfg, const struct check *chk,
+				 const struct judged *j, enum sf_state extra)
+{
+	static char pd[PERFDATA_MULTI_MAX];
+	struct text sum = {{0}, 0};
+	enum sf_state st = extra;
+	size_t inspected = 0, total = 0;
+
+	pd[0] = '\0';
+	for (size_t i = 0; i < chk->n; i++)
+		st = sf_state_worst(st, j[i].st);
+	count_inspected(chk, j, &total, &inspected);
+	text_add(&sum, "%zu of %zu %s behind SMTP inspection", inspected, total,
+		 chk->tg[0].roles);
+	for (size_t i = 0; i < chk->n; i++)
+		if (j[i].st != SF_OK)
+			text_add(&sum, "; %s: %s", chk->tg[i].o.addr_text, j[i].sum.buf);
+	if (chk->note[0] != '\0')
+		text_add(&sum, "; %s", chk->note);
+	if (chk->noaddr > 0)
+		st = sf_state_worst(st, SF_WARNING);
+	build_totals(cfg, chk, j, pd, sizeof pd);
+	for (size_t i = 0; i < chk->n; i++)
+		build_perfdata(cfg, &chk->tg[i].o, j[i].v, perf_label(chk, i), pd, sizeof pd);
+	printf("%s %s - %s|%s\n", PREFIX, sf_state_name(st), sum.buf, pd);
+	for (size_t i = 0; i < chk->n; i++) {
+		printf("\n== %s %s (%s): %s - %s\n", chk->tg[i].role, chk->tg[i].host,
+		       chk->tg[i].o.addr_text, sf_state_name(j[i].st), j[i].sum.buf);
+		print_details(cfg, &chk->tg[i].o, &j[i]);
+	}
+	return st;
+}
+
+/* One target: the output of a single-host check. */
+static enum sf_state report_one(const struct config *cfg, const struct check *chk,
+				const struct target *tg, const struct judged *j, enum sf_state extra)
+{
+	char pd[PERFDATA_MAX];
+
+	enum sf_state st = sf_state_worst(j->st, extra);
+
+	pd[0] = '\0';
+	build_perfdata(cfg, &tg->o, j->v, "", pd, sizeof pd);
+	if (chk->noaddr > 0)
+		st = sf_state_worst(st, SF_WARNING);
+	printf("%s %s - %s%s%s|%s\n", PREFIX, sf_state_name(st), j->sum.buf,
+	       chk->note[0] ? "; " : "", chk->note, pd);
+	print_details(cfg, &tg->o, j);
+	return st;
+}
+
+/* A getaddrinfo error that says the name has no address, not that the
+ * answer could not be had (EAI_NODATA, the usual one, is a GNU name). */
+static int no_such_name(int err)
+{
+	return err != 0 && err != EAI_AGAIN && err != EAI_FAIL && err != EAI_MEMORY &&
+	       err != EAI_SYSTEM;
+}
+
+/* -D: when the domain has no mail server to check, or its MX records
+ * cannot be had, say so and return the state; else return -1. */
+static int no_mail_server(const struct config *cfg, const struct check *chk)
+{
+	const char *d = cfg->domain;
+
+	switch (chk->mx) {
+	case MX_NXDOMAIN:
+		printf("%s CRITICAL - %s has no mail server: the domain does not exist (NXDOMAIN)\n",
+		       PREFIX, d);
+		return SF_CRITICAL;
+	case MX_NULL:
+		printf("%s CRITICAL - %s has no mail server: its null MX record says it accepts no mail (RFC 7505)\n",
+		       PREFIX, d);
+		return SF_CRITICAL;
+	case MX_FAILED:
+		printf("%s UNKNOWN - cannot look up the MX records of %s: %s\n", PREFIX, d,
+		       chk->mx_error);
+		return SF_UNKNOWN;
+	case MX_NONE:
+		if (no_such_name(chk->resolve_error)) {
+			printf("%s CRITICAL - %s has no mail server: no MX record and no address\n",
+			       PREFIX, d);
+			return SF_CRITICAL;
+		}
+		if (chk->resolve_error != 0) {
+			printf("%s UNKNOWN - %s has no MX record and its address cannot be resolved: %s\n",
+			       PREFIX, d, gai_strerror(chk->resolve_error));
+			return SF_UNKNOWN;
+		}
+		return -1;
+	case MX_FOUND:
+	default:
+		if (chk->n > 0)
+			return -1;
+		printf("%s CRITICAL - %s has no mail server: none of its %zu MX host%s has an address (%s)\n",
+		       PREFIX, d, chk->mx_hosts, chk->mx_hosts == 1 ? "" : "s", chk->note);
+		return SF_CRITICAL;
+	}
+}
+
+/* --baseline: the last clean run from the state; a line that is not ours
+ * is dropped (and recorded anew). */
+static void baseline_load(struct check *chk)
+{
+	state_data *sd = np_state_read();
+
+	if (sd == NULL || sd->data == NULL)
+		return;
+	if (baseline_parse((const char *)sd->data, chk->bl) != 0)
+		note_add(chk, "the baseline state is unreadable and is recorded anew");
+}
+
+/* --baseline after the verdict: a clean run is recorded (the first one
+ * says so). Returns the state it adds: UNKNOWN when the state folder
+ * cannot be written. */
+static enum sf_state baseline_keep(struct check *chk, const struct target *tg,
+				   const struct judged *j)
+{
+	const struct session *s = &tg->o.sess;
+	char line[BASELINE_LINE_MAX + 1];
+	char why[PATH_MAX + 64];
+	int clean = s->outcome == SESS_COMPLETE && s->greeting != NULL &&
+		    s->greeting->code == 220 && s->ehlo != NULL && s->ehlo->code / 100 == 2 &&
+		    j->st == SF_OK;
+
+	if (!clean) {
+		if (!chk->bl->have)
+			note_add(chk, "no baseline recorded yet: this run is not clean");
+		return SF_OK;
+	}
+	if (baseline_writable(why, sizeof why) != 0) {
+		note_add(chk, "cannot keep the baseline: %s", why);
+		return SF_UNKNOWN;
+	}
+	baseline_format(s, line);
+	np_state_write_string(0, line);
+	if (!chk->bl->have)
+		note_add(chk, "baseline recorded (first run)");
+	return SF_OK;
+}
+
+/* --reference: the state its own failure adds (UNKNOWN: nothing to compare
+ * with), said in the check's note. */
+static enum sf_state reference_failure(const struct config *cfg, struct check *chk)
+{
+	struct text t = {{0}, 0};
+	char name[HOST_MAX + 16];
+	const struct session *s;
+
+	if (chk->ref == NULL)
+		return SF_OK;
+	s = &chk->ref->o.sess;
+	target_name(chk->ref, name, sizeof name);
+	if (chk->ref_error != 0)
+		text_add(&t, "cannot resolve %s: %s", cfg->ref_host, gai_strerror(chk->ref_error));
+	else if (s->outcome != SESS_COMPLETE)
+		describe_failure(cfg, s, chk->ref->o.addr_text, name, &t);
+	else if (s->greeting == NULL || s->greeting->code != 220)
+		text_add(&t, "%s (%s) refuses the session", name, chk->ref->o.addr_text);
+	if (t.len == 0)
+		return SF_OK;
+	note_add(chk, "no comparison with the reference path: %s", t.buf);
+	return SF_UNKNOWN;
+}
+
+/* --reference: what the path without the box said, after the rest. */
+static void print_reference(const struct check *chk)
+{
+	char name[HOST_MAX + 16];
+
+	if (chk->ref == NULL)
+		return;
+	target_name(chk->ref, name, sizeof name);
+	printf("Reference path: %s (%s)\n", name, chk->ref->o.addr_text);
+	print_reply("Reference greeting: ", chk->ref->o.sess.greeting);
+	print_extensions("Reference extensions", chk->ref->o.sess.ehlo);
+}
+
+static enum sf_state report(const struct config *cfg, struct check *chk, thresholds *thr)
+{
+	struct judged *j;
+	enum sf_state st;
+	int nomem = 0, nomail;
+
+	if (cfg->domain[0] != '\0' && (nomail = no_mail_server(cfg, chk)) >= 0)
+		return (enum sf_state)nomail;
+	if (chk->resolve_error != 0) {
+		printf("%s UNKNOWN - cannot resolve %s: %s\n", PREFIX, cfg->host,
+		       gai_strerror(chk->resolve_error));
+		return SF_UNKNOWN;
+	}
+	if (chk->n == 0) {
+		printf("%s UNKNOWN - %s has no usable address\n", PREFIX, cfg->host);
+		return SF_UNKNOWN;
+	}
+	j = calloc(chk->n, sizeof *j);
+	if (j == NULL) {
+		printf("%s UNKNOWN - out of memory\n", PREFIX);
+		return SF_UNKNOWN;
+	}
+	if (chk->bl != NULL && chk->n != 1) {
+		printf("%s UNKNOWN - --baseline keeps one server's state, but %s has %zu addresses (give one with -H)\n",
+		       PREFIX, cfg->host, chk->n);
+		free(j);
+		return SF_UNKNOWN;
+	}
+	if (chk->bl != NULL)
+		baseline_load(chk);
+	for (size_t i = 0; i < chk->n && !nomem; i++)
+		nomem = judge_target(cfg, chk, &chk->tg[i], thr, &j[i]) != 0;
+	if (nomem) {
+		printf("%s UNKNOWN - out of memory while judging the replies\n", PREFIX);
+		st = SF_UNKNOWN;
+	} else {
+		enum sf_state rs = reference_failure(cfg, chk);
+		if (chk->bl != NULL)
+			rs = sf_state_worst(rs, baseline_keep(chk, &chk->tg[0], &j[0]));
+		if (chk->n == 1)
+			st = report_one(cfg, chk, &chk->tg[0], &j[0], rs);
+		else
+			st = report_many(cfg, chk, j, rs);
+		print_reference(chk);
+	}
+	for (size_t i = 0; i < chk->n; i++)
+		sf_verdict_free(j[i].v);
+	free(j);
 	return st;
 }
 
@@ -1046,8 +1809,9 @@ static void free_extra_opts(char **newargv, int newargc, char **argv, int argc)
 int main(int argc, char **argv)
 {
 	struct config cfg;
-	struct session_config scfg[2];
-	struct outcome *out;
+	struct session_config scfg[3];
+	struct check chk;
+	struct baseline bl;
 	thresholds *thr = NULL;
 	char **av;
 	int ac = argc;
@@ -1062,6 +1826,12 @@ int main(int argc, char **argv)
 	if (_set_thresholds(&thr, cfg.warn, cfg.crit) != 0)
 		usage_fail("the -w/-c thresholds cannot be parsed");
 	arm_backstop(&cfg);
+	if (cfg.baseline) {
+		char key[BASELINE_KEY_MAX + 1];
+		if (baseline_key(cfg.host, cfg.port, key, sizeof key) != 0)
+			usage_fail("--baseline: the host name is too long for a state key");
+		np_enable_state(key, BASELINE_VERSION);
+	}
 
 	memset(scfg, 0, sizeof scfg);
 	scfg[0].ehlo_name = cfg.fqdn;
@@ -1069,28 +1839,44 @@ int main(int argc, char **argv)
 	scfg[0].starttls = cfg.starttls;
 	scfg[0].implicit_tls = cfg.implicit_tls;
 	scfg[0].probe = cfg.probe;
-	scfg[0].sni = cfg.host;
-	out = calloc(1, sizeof *out);
-	if (out == NULL) {
+	scfg[0].sni = cfg.host[0] ? cfg.host : NULL; /* -D: no one name for all */
+	memset(&chk, 0, sizeof chk);
+	memset(&bl, 0, sizeof bl);
+	chk.bl = cfg.baseline ? &bl : NULL;
+	chk.tg = calloc(TARGETS_MAX + 1, sizeof *chk.tg); /* and one for --reference */
+	if (chk.tg == NULL) {
 		printf("%s UNKNOWN - out of memory\n", PREFIX);
 		return SF_UNKNOWN;
 	}
-	out->sess.fd = out->tls_sess.fd = -1;
+	for (size_t i = 0; i <= TARGETS_MAX; i++)
+		chk.tg[i].o.sess.fd = chk.tg[i].o.tls_sess.fd = -1;
+	scfg[2] = scfg[0]; /* --reference: the plain conversation */
+	scfg[2].starttls = 0;
+	scfg[2].probe = 0;
+	scfg[2].sni = NULL;
 	if (cfg.starttls && cfg.probe) {
-		out->two_sessions = 1;
+		chk.two_sessions = 1;
 		scfg[1] = scfg[0];
 		scfg[0].starttls = 0;
 		scfg[1].probe = 0;
 	}
-	run_check(&cfg, scfg, out);
-	st = report(&cfg, out, thr);
+	run_check(&cfg, scfg, &chk);
+	st = report(&cfg, &chk, thr);
 
-	session_cleanup(&out->sess);
-	session_cleanup(&out->tls_sess);
-	free(out);
+	for (size_t i = 0; i < chk.n; i++) {
+		session_cleanup(&chk.tg[i].o.sess);
+		session_cleanup(&chk.tg[i].o.tls_sess);
+	}
+	if (chk.ref != NULL)
+		session_cleanup(&chk.ref->o.sess);
+	free(chk.tg);
 	tls_unload();
 	free_thresholds(thr);
 	free_extra_opts(av, ac, argv, argc);
+	if (this_monitoring_plugin != NULL && this_monitoring_plugin->state != NULL) {
+		free(this_monitoring_plugin->state->_filename); /* np_cleanup forgets it */
+		this_monitoring_plugin->state->_filename = NULL;
+	}
 	np_cleanup();
 	return st;
 }

@@ -683,7 +683,8 @@ if api GET /v1/objects/checkcommands/smtp_fixup >"$CASE_DIR/cc.json"; then
 			| select((.value.description // "") == "")
 			| "argument \(.key) has no description"),
 		  ($a.arguments | to_entries[]
-			| select(((.value.value // "") + (.value.set_if // ""))
+			| select(((.value.value // "")
+					+ (.value.set_if // "" | if type == "string" then . else "" end))
 				| test("\\$smtp_fixup_[a-z0-9_]+\\$") | not)
 			| "argument \(.key) uses no $smtp_fixup_*$ variable"),
 		  (if $a.vars.smtp_fixup_address == "$check_address$" then empty

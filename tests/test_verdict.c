@@ -166,6 +166,14 @@ struct row {
 		int dropped;
 	} probe[3];
 	unsigned tls_extensions, stripped;
+	/* --reference (NULL when not used) */
+	const char *const *ref_greeting;
+	const char *const *ref_ehlo;
+	unsigned ref_missing;
+	/* --baseline (NULL when there is none) */
+	const char *baseline_banner;
+	const char *const *baseline_kw;
+	unsigned baseline_gone;
 };
 
 /* Postfix inside TLS: no STARTTLS (RFC 3207), AUTH offered only here. */
@@ -181,7 +189,127 @@ static char long_noop[5 + 600 + 1];
 #define LONG_NOOP_START                                                                  \
 	"NOOP xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 
+#define POSTFIX_BANNER "220 mail.example.com ESMTP Postfix (Debian/GNU)"
+/* A stripping proxy: Postfix's list without STARTTLS, nothing masked. */
+static const char *const stripped_postfix_ehlo[] = {
+	"250-mail.example.com", "250-PIPELINING", "250-SIZE 10240000", "250-VRFY", "250-ETRN",
+	"250-ENHANCEDSTATUSCODES", "250-8BITMIME", "250-DSN", "250-SMTPUTF8",
+	"250 CHUNKING", NULL,
+};
+
+static const char *const postfix_keywords[] = {
+	"PIPELINING", "SIZE", "VRFY", "ETRN", "STARTTLS", "ENHANCEDSTATUSCODES", "8BITMIME", "DSN",
+	"SMTPUTF8", "CHUNKING", NULL,
+};
+
 static const struct row rows[] = {
+	/* --- --baseline: the last clean run --- */
+	{
+		.name = "baseline: nothing changed",
+		.greeting = L(POSTFIX_BANNER),
+		.ehlo = postfix_ehlo,
+		.extensions = 10,
+		.baseline_banner = POSTFIX_BANNER,
+		.baseline_kw = postfix_keywords,
+	},
+	{
+		.name = "baseline: STARTTLS gone",
+		.greeting = L(POSTFIX_BANNER),
+		.ehlo = stripped_postfix_ehlo,
+		.want = {
+			{SF_FIND_BASELINE_CHANGED, SF_WARNING, NULL,
+			 "1 extension gone since the last clean run: STARTTLS", L(NULL)},
+		},
+		.extensions = 9,
+		.baseline_banner = POSTFIX_BANNER,
+		.baseline_kw = postfix_keywords,
+		.baseline_gone = 1,
+	},
+	{
+		.name = "baseline: greeting changed, masked lines count as gone",
+		.greeting = L(ASA_POSTFIX_BANNER),
+		.ehlo = asa_postfix_ehlo,
+		.want = {
+			{SF_FIND_EXT_MASKED, SF_CRITICAL, "cisco-asa",
+			 "2 of 10 ESMTP extensions masked (guess by length: STARTTLS or CHUNKING)",
+			 L("250-XXXXXXXA", "250 XXXXXXXB")},
+			{SF_FIND_BANNER_MASKED, SF_WARNING, "cisco-asa", BANNER_SUMMARY,
+			 L(ASA_POSTFIX_BANNER)},
+			{SF_FIND_BASELINE_CHANGED, SF_WARNING, NULL,
+			 "2 extensions gone since the last clean run: STARTTLS, CHUNKING; "
+			 "greeting changed since the last clean run",
+			 L(POSTFIX_BANNER, ASA_POSTFIX_BANNER)},
+		},
+		.extensions = 10,
+		.masked = 2,
+		.banner_masked = 1,
+		.box = "cisco-asa",
+		.baseline_banner = POSTFIX_BANNER,
+		.baseline_kw = postfix_keywords,
+		.baseline_gone = 2,
+	},
+	/* --- --reference: the same server seen without the box --- */
+	{
+		.name = "reference: the same list and banner",
+		.greeting = L(POSTFIX_BANNER),
+		.ehlo = postfix_ehlo,
+		.extensions = 10,
+		.ref_greeting = L(POSTFIX_BANNER),
+		.ref_ehlo = postfix_ehlo,
+	},
+	{
+		.name = "reference: a proxy that deletes STARTTLS",
+		.greeting = L(POSTFIX_BANNER),
+		.ehlo = stripped_postfix_ehlo,
+		.want = {
+			{SF_FIND_REF_MISSING, SF_CRITICAL, NULL,
+			 "1 extension offered on the reference path but missing or masked here: STARTTLS",
+			 L("250-STARTTLS")},
+		},
+		.extensions = 9,
+		.ref_greeting = L(POSTFIX_BANNER),
+		.ref_ehlo = postfix_ehlo,
+		.ref_missing = 1,
+	},
+	{
+		.name = "reference: a banner rewritten, nothing else",
+		.greeting = L("220 mail.example.com ESMTP"),
+		.ehlo = postfix_ehlo,
+		.want = {
+			{SF_FIND_REF_BANNER, SF_WARNING, NULL,
+			 "greeting differs from the reference path's",
+			 L("220 mail.example.com ESMTP", POSTFIX_BANNER)},
+		},
+		.extensions = 10,
+		.ref_greeting = L(POSTFIX_BANNER),
+		.ref_ehlo = postfix_ehlo,
+	},
+	{
+		.name = "reference: ASA masking against the clean path",
+		.greeting = L(ASA_POSTFIX_BANNER),
+		.ehlo = asa_postfix_ehlo,
+		.want = {
+			{SF_FIND_EXT_MASKED, SF_CRITICAL, "cisco-asa",
+			 "2 of 10 ESMTP extensions masked (guess by length: STARTTLS or CHUNKING)",
+			 L("250-XXXXXXXA", "250 XXXXXXXB")},
+			{SF_FIND_REF_MISSING, SF_CRITICAL, "cisco-asa",
+			 "2 extensions offered on the reference path but missing or masked here: "
+			 "STARTTLS, CHUNKING",
+			 L("250-STARTTLS", "250 CHUNKING")},
+			{SF_FIND_BANNER_MASKED, SF_WARNING, "cisco-asa", BANNER_SUMMARY,
+			 L(ASA_POSTFIX_BANNER)},
+			{SF_FIND_REF_BANNER, SF_WARNING, NULL,
+			 "greeting differs from the reference path's",
+			 L(ASA_POSTFIX_BANNER, POSTFIX_BANNER)},
+		},
+		.extensions = 10,
+		.masked = 2,
+		.banner_masked = 1,
+		.box = "cisco-asa",
+		.ref_greeting = L(POSTFIX_BANNER),
+		.ref_ehlo = postfix_ehlo,
+		.ref_missing = 2,
+	},
 	/* --- healthy servers: nothing to say --- */
 	{
 		.name = "Postfix, clean",
@@ -819,6 +947,7 @@ static void check_finding(const struct row *t, size_t i, const struct sf_finding
 
 struct inputs {
 	struct sf_reply *greeting, *ehlo, *helo, *starttls, *ehlo_tls, *probe_reply[3];
+	struct sf_reply *ref_greeting, *ref_ehlo;
 	struct sf_probe probes[3];
 	struct sf_verdict_input in;
 };
@@ -851,6 +980,13 @@ static void inputs_make(const struct row *t, struct inputs *x)
 		x->in.nprobes = i + 1;
 	}
 	x->in.probes = x->probes;
+	x->ref_greeting = t->ref_greeting ? reply_from_array(t->ref_greeting) : NULL;
+	x->ref_ehlo = t->ref_ehlo ? reply_from_array(t->ref_ehlo) : NULL;
+	x->in.ref_greeting = x->ref_greeting;
+	x->in.ref_ehlo = x->ref_ehlo;
+	x->in.baseline_banner = t->baseline_banner;
+	x->in.baseline_kw = t->baseline_kw;
+	x->in.nbaseline_kw = count_lines(t->baseline_kw);
 }
 
 static void inputs_free(struct inputs *x)
@@ -860,6 +996,8 @@ static void inputs_free(struct inputs *x)
 	sf_reply_free(x->helo);
 	sf_reply_free(x->starttls);
 	sf_reply_free(x->ehlo_tls);
+	sf_reply_free(x->ref_greeting);
+	sf_reply_free(x->ref_ehlo);
 	for (size_t i = 0; i < 3; i++)
 		sf_reply_free(x->probe_reply[i]);
 }
@@ -891,6 +1029,12 @@ static void check_row(const struct row *t)
 	if (v->tls_extensions != t->tls_extensions || v->stripped_extensions != t->stripped)
 		fail_msg("%s: TLS counts %u/%u, want %u/%u", t->name, v->tls_extensions,
 			 v->stripped_extensions, t->tls_extensions, t->stripped);
+	if (v->reference_missing != t->ref_missing)
+		fail_msg("%s: reference_missing %u, want %u", t->name, v->reference_missing,
+			 t->ref_missing);
+	if (v->baseline_gone != t->baseline_gone)
+		fail_msg("%s: baseline_gone %u, want %u", t->name, v->baseline_gone,
+			 t->baseline_gone);
 	sf_verdict_free(v);
 	inputs_free(&x);
 }
@@ -1111,6 +1255,9 @@ static void test_kind_info(void **state)
 		{SF_FIND_TLS_FAILED, "tls-failed", SF_CRITICAL},
 		{SF_FIND_STARTTLS_MISSING, "starttls-missing", SF_WARNING},
 		{SF_FIND_PROBE, "probe-rejected", SF_CRITICAL},
+		{SF_FIND_REF_MISSING, "reference-missing", SF_CRITICAL},
+		{SF_FIND_REF_BANNER, "reference-banner", SF_WARNING},
+		{SF_FIND_BASELINE_CHANGED, "baseline-changed", SF_WARNING},
 	};
 
 	(void)state;

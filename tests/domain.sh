@@ -1,0 +1,199 @@
+#!/bin/bash
+# tests/domain.sh - -D/--domain: the MX hosts of a domain, every address
+# checked at once. A local DNS server (dnsmasq, tests/domain/packages) is
+# started on port 53 of a loopback address of its own with the zone below;
+# the plugin is pointed to it through a resolv.conf bind-mounted on
+# /etc/resolv.conf in a mount namespace of its own (unshare -m), so nothing
+# else on the machine sees it. Needs root; skipped (77) without dnsmasq.
+#
+# The zone (dom.test and the others are under .test, answered locally
+# only: a name not listed is NXDOMAIN):
+#   dom.test      MX 10 mx1 (127.0.0.1, clean), 20 mx2 (127.0.0.2, ASA),
+#                 30 mx3 (127.0.0.3, silent), 30 mx4 (127.0.0.4, silent)
+#   nomx.test     no MX; A 127.0.0.1 (clean): RFC 5321 5.1 fallback
+#   nullmx.test   MX 0 . (RFC 7505)
+#   empty.test    a TXT record only: no MX, no address
+#   one.test      MX 10 mx1.dom.test: one target, the single-host output
+#
+#   tests/domain.sh [CASE...]     (all cases when none is named)
+
+# shellcheck source=tests/lib.sh
+. "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
+
+: "${EMU:=$top_builddir/tools/smtp-inspect-emu}"
+: "${DNSMASQ:=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)}"
+require_built "$PLUGIN" "$PEER" "$EMU"
+
+if [ "$(id -u)" -ne 0 ] || [ ! -x "$DNSMASQ" ] ||
+	! unshare -m sh -c 'mount --bind /etc/resolv.conf /etc/resolv.conf' 2>/dev/null; then
+	echo "SKIP: needs root, unshare -m and dnsmasq (tests/domain/packages)"
+	exit 77
+fi
+
+# A loopback address for the DNS server: the first on which port 53 is free.
+dns_start() {
+	local a pid i
+	for a in 127.53.0.1 127.53.0.2 127.53.0.3 127.53.0.4; do
+		"$DNSMASQ" --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
+			--listen-address="$a" --bind-interfaces --port=53 --pid-file \
+			--user=root --group=root --local=/test/ --log-facility=- \
+			--mx-host=dom.test,mx1.dom.test,10 --mx-host=dom.test,mx2.dom.test,20 \
+			--mx-host=dom.test,mx3.dom.test,30 --mx-host=dom.test,mx4.dom.test,30 \
+			--host-record=mx1.dom.test,127.0.0.1 --host-record=mx2.dom.test,127.0.0.2 \
+			--host-record=mx3.dom.test,127.0.0.3 --host-record=mx4.dom.test,127.0.0.4 \
+			--host-record=nomx.test,127.0.0.1 --dns-rr=nullmx.test,15,000000 \
+			--txt-record=empty.test,nothing --mx-host=one.test,mx1.dom.test,10 \
+			2>"$WORK/dns.err" &
+		pid=$!
+		for ((i = 0; i < 40; i++)); do
+			if ! kill -0 "$pid" 2>/dev/null; then
+				break
+			fi
+			if grep -q 'started' "$WORK/dns.err" 2>/dev/null; then
+				BG_PIDS+=("$pid")
+				printf 'nameserver %s\noptions attempts:1\n' "$a" >"$WORK/resolv.conf"
+				return 0
+			fi
+			sleep 0.05
+		done
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	echo "the DNS server did not start: $(head -c 300 "$WORK/dns.err")" >&2
+	exit 99
+}
+
+# free_port: PORT gets a port that was free on loopback (held a moment on
+# 127.0.0.9 by a peer that refuses connections, then released).
+free_port() {
+	peer_start silent --listen 127.0.0.9 --connections 0
+	PORT=$PEER_PORT
+	kill "$PEER_PID" 2>/dev/null
+	wait "$PEER_PID" 2>/dev/null
+	PEER_PID=
+}
+
+# emu_on ADDR PORT PROFILE|--server ADDR:PORT: a postfix persona behind
+# PROFILE (or a transparent proxy to a server) on ADDR:PORT.
+emu_on() {
+	local addr=$1 port=$2 pf=$CASE_DIR/emu-$1.port i pid
+	local mode=(--persona postfix --profile "$3")
+	[ "$3" = --server ] && mode=(--server "$4")
+	"$EMU" --listen "$addr:$port" "${mode[@]}" --port-file "$pf" \
+		--max-seconds "$PEER_SECONDS" --quiet 2>"$CASE_DIR/emu-$addr.err" &
+	pid=$!
+	BG_PIDS+=("$pid")
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$pf" ] && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	fail "the emulator on $addr:$port did not start: $(head -c 300 "$CASE_DIR/emu-$addr.err")"
+	return 1
+}
+
+# check_domain BOUND ARGS...: the plugin with the test's resolv.conf.
+check_domain() {
+	local bound=$1
+	shift
+	printf '#!/bin/sh\nmount --bind "%s" /etc/resolv.conf && exec "$@"\n' "$WORK/resolv.conf" >"$CASE_DIR/wrap"
+	chmod +x "$CASE_DIR/wrap"
+	PLUGIN_PREFIX="unshare -m $CASE_DIR/wrap $PLUGIN_PREFIX" \
+		run_plugin "$bound" -F "$FQDN" "$@"
+}
+
+# Four MX hosts: clean, ASA, two silent ones (a transparent proxy to a
+# peer that says nothing). All at once: the two silent hosts cost the
+# timeout once, not twice, and the others are not delayed.
+case_four_mx() {
+	case_begin four-mx
+	free_port
+	peer_start silent --listen 127.0.0.9 --connections 2
+	emu_on 127.0.0.1 "$PORT" none
+	emu_on 127.0.0.2 "$PORT" asa
+	emu_on 127.0.0.3 "$PORT" --server "127.0.0.9:$PEER_PORT"
+	emu_on 127.0.0.4 "$PORT" --server "127.0.0.9:$PEER_PORT"
+	check_domain 6 -D dom.test -p "$PORT" -t 3
+	expect_rc 2
+	expect_first '^SMTP FIXUP CRITICAL - 1 of 4 MX hosts behind SMTP inspection; 127\.0\.0\.2: .*masked'
+	expect_first '127\.0\.0\.3: no answer from mx3\.dom\.test:[0-9]+ \(127\.0\.0\.3\) within 3 s, waiting for the greeting'
+	expect_first '127\.0\.0\.4: no answer from mx4\.dom\.test'
+	expect_perf mx1.dom.test_masked_extensions 0
+	expect_perf mx1.dom.test_extensions 10
+	expect_perf mx2.dom.test_masked_extensions 4
+	expect_perf mx2.dom.test_banner_masked 1
+	expect_perf mx3.dom.test_extensions U
+	expect_perf masked_extensions 4
+	expect_perf targets 4
+	expect_perf_range mx1.dom.test_time 0 1
+	expect_output '^== MX host mx1\.dom\.test \(127\.0\.0\.1\): OK - '
+	expect_output '^== MX host mx2\.dom\.test \(127\.0\.0\.2\): CRITICAL - '
+	expect_output '^== MX host mx3\.dom\.test \(127\.0\.0\.3\): CRITICAL - '
+	# about the timeout, never the sum (6 s)
+	expect_elapsed_min 2900
+	expect_elapsed_max 4000
+	case_end
+}
+
+case_no_mx() {
+	case_begin no-mx
+	free_port
+	emu_on 127.0.0.1 "$PORT" none
+	check_domain 6 -D nomx.test -p "$PORT" -t 3
+	expect_rc 0
+	expect_first '^SMTP FIXUP OK - nomx\.test:[0-9]+ \(127\.0\.0\.1\): no SMTP inspection seen, 10 ESMTP extensions, .*; nomx\.test has no MX record: its own address is checked \(RFC 5321 5\.1\)$'
+	expect_perfdata_wellformed
+	case_end
+}
+
+case_one_mx() {
+	case_begin one-mx
+	free_port
+	emu_on 127.0.0.1 "$PORT" asa
+	check_domain 6 -D one.test. -p "$PORT" -t 3
+	expect_rc 2
+	expect_first '^SMTP FIXUP CRITICAL - 4 of 10 ESMTP extensions masked'
+	expect_perfdata_wellformed
+	expect_perf masked_extensions 4
+	case_end
+}
+
+case_nxdomain() {
+	case_begin nxdomain
+	check_domain 6 -D nx.test -t 3
+	expect_rc 2
+	expect_first '^SMTP FIXUP CRITICAL - nx\.test has no mail server: the domain does not exist \(NXDOMAIN\)$'
+	case_end
+}
+
+case_null_mx() {
+	case_begin null-mx
+	check_domain 6 -D nullmx.test -t 3
+	expect_rc 2
+	expect_first '^SMTP FIXUP CRITICAL - nullmx\.test has no mail server: its null MX record says it accepts no mail \(RFC 7505\)$'
+	case_end
+}
+
+case_no_mx_no_address() {
+	case_begin no-mx-no-address
+	check_domain 6 -D empty.test -t 3
+	expect_rc 2
+	expect_first '^SMTP FIXUP CRITICAL - empty\.test has no mail server: no MX record and no address$'
+	case_end
+}
+
+case_domain_and_host() {
+	case_begin domain-and-host
+	run_plugin 3 -D dom.test -H 127.0.0.1
+	expect_rc 3
+	expect_first '^SMTP FIXUP UNKNOWN - -H \(one host\) and -D \(a domain.s MX hosts\) exclude each other$'
+	case_end
+}
+
+CASES=(four_mx no_mx one_mx nxdomain null_mx no_mx_no_address domain_and_host)
+[ $# -gt 0 ] && CASES=("$@")
+dns_start
+for c in "${CASES[@]}"; do
+	"case_$c"
+done
+finish

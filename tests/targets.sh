@@ -1,0 +1,144 @@
+#!/bin/bash
+# tests/targets.sh - a check with several targets: -H with a name that has
+# several addresses checks every address at once. The name is given to the
+# plugin's process only, through a hosts file bind-mounted on /etc/hosts in
+# a mount namespace of its own (unshare -m; needs root, skipped otherwise).
+# The servers: smtp-inspect-emu personas on 127.0.0.1, 127.0.0.2 (same
+# port), a silent tests/smtp-peer on 127.0.0.3.
+#
+#   tests/targets.sh [CASE...]     (all cases when none is named)
+
+# shellcheck source=tests/lib.sh
+. "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
+
+: "${EMU:=$top_builddir/tools/smtp-inspect-emu}"
+require_built "$PLUGIN" "$PEER" "$EMU"
+
+NAME=multi.test
+
+# can_unshare: 0 if a private mount namespace with a bind mount works here.
+can_unshare() {
+	[ "$(id -u)" -eq 0 ] && unshare -m sh -c 'mount --bind /etc/hosts /etc/hosts' 2>/dev/null
+}
+
+# emu_on ADDR PORT PROFILE: a postfix persona behind PROFILE on ADDR:PORT.
+emu_on() {
+	local pf=$CASE_DIR/emu-$1.port i pid
+	"$EMU" --listen "$1:$2" --persona postfix --profile "$3" --port-file "$pf" \
+		--max-seconds "$PEER_SECONDS" --quiet 2>"$CASE_DIR/emu-$1.err" &
+	pid=$!
+	BG_PIDS+=("$pid")
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$pf" ] && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	fail "the emulator on $1:$2 did not start: $(head -c 300 "$CASE_DIR/emu-$1.err")"
+	return 1
+}
+
+# hosts ADDR...: a hosts file that gives NAME these addresses.
+hosts() {
+	local a
+	: >"$CASE_DIR/hosts"
+	for a in "$@"; do
+		printf '%s %s\n' "$a" "$NAME" >>"$CASE_DIR/hosts"
+	done
+}
+
+# check_name BOUND ARGS...: the plugin on NAME with the case's hosts file.
+check_name() {
+	local bound=$1
+	shift
+	printf '#!/bin/sh\nmount --bind "%s" /etc/hosts && exec "$@"\n' "$CASE_DIR/hosts" >"$CASE_DIR/wrap"
+	chmod +x "$CASE_DIR/wrap"
+	PLUGIN_PREFIX="unshare -m $CASE_DIR/wrap $PLUGIN_PREFIX" \
+		run_plugin "$bound" -H "$NAME" -F "$FQDN" "$@"
+}
+
+# free_port: PORT gets a port that was free (held on 127.0.0.9 by a peer
+# that refuses connections, then released for the servers of the case).
+free_port() {
+	peer_start silent --listen 127.0.0.9 --connections 0
+	PORT=$PEER_PORT
+	kill "$PEER_PID" 2>/dev/null
+	wait "$PEER_PID" 2>/dev/null
+	PEER_PID=
+}
+
+case_two_addresses() {
+	case_begin two-addresses
+	free_port
+	emu_on 127.0.0.1 "$PORT" none
+	emu_on 127.0.0.2 "$PORT" asa
+	hosts 127.0.0.1 127.0.0.2
+	check_name 7 -p "$PORT" -t 5
+	expect_rc 2
+	expect_first '^SMTP FIXUP CRITICAL - 1 of 2 addresses behind SMTP inspection; 127\.0\.0\.2: .*masked'
+	expect_perf 127.0.0.1_masked_extensions 0
+	expect_perf 127.0.0.2_masked_extensions 4
+	expect_perf 127.0.0.2_banner_masked 1
+	expect_perf masked_extensions 4
+	expect_perf banner_masked 1
+	expect_perf targets 2
+	expect_output "^== address $NAME \\(127\\.0\\.0\\.1\\): OK - "
+	expect_output "^== address $NAME \\(127\\.0\\.0\\.2\\): CRITICAL - "
+	expect_output '^Extensions \(10\):.* XXXXXXXB \(masked\)'
+	case_end
+}
+
+case_one_silent() {
+	case_begin one-silent
+	peer_start silent --listen 127.0.0.3
+	emu_on 127.0.0.1 "$PEER_PORT" none
+	emu_on 127.0.0.2 "$PEER_PORT" none
+	hosts 127.0.0.1 127.0.0.2 127.0.0.3
+	check_name 5 -p "$PEER_PORT" -t 2
+	expect_rc 2
+	expect_first '^SMTP FIXUP CRITICAL - 0 of 3 addresses behind SMTP inspection; 127\.0\.0\.3: no answer from '"$NAME"':[0-9]+ \(127\.0\.0\.3\) within 2 s'
+	expect_perf 127.0.0.1_extensions 10
+	expect_perf 127.0.0.2_extensions 10
+	expect_perf 127.0.0.3_extensions U
+	# all at once: the silent address costs the timeout once, not in turn
+	expect_elapsed_min 1900
+	expect_elapsed_max 3000
+	case_end
+}
+
+case_all_clean() {
+	case_begin all-clean
+	free_port
+	emu_on 127.0.0.1 "$PORT" none
+	emu_on 127.0.0.2 "$PORT" none
+	hosts 127.0.0.1 127.0.0.2
+	check_name 7 -p "$PORT" -t 5
+	expect_rc 0
+	expect_first '^SMTP FIXUP OK - 0 of 2 addresses behind SMTP inspection$'
+	expect_perf masked_extensions 0
+	case_end
+}
+
+# One address: the output of the single-host check, labels unchanged.
+case_one_address() {
+	case_begin one-address
+	free_port
+	emu_on 127.0.0.1 "$PORT" asa
+	hosts 127.0.0.1
+	check_name 7 -p "$PORT" -t 5
+	expect_rc 2
+	expect_first "^SMTP FIXUP CRITICAL - 4 of 10 ESMTP extensions masked"
+	expect_perfdata_wellformed
+	expect_perf masked_extensions 4
+	case_end
+}
+
+CASES=(two_addresses one_silent all_clean one_address)
+[ $# -gt 0 ] && CASES=("$@")
+if ! can_unshare; then
+	echo "ok all # SKIP needs root and unshare -m (a private /etc/hosts)"
+	exit 77
+fi
+for c in "${CASES[@]}"; do
+	"case_$c"
+done
+finish
