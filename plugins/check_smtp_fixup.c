@@ -1376,7 +1376,7 @@ static void summarize_notes(const struct config *cfg, const struct sf_verdict *v
 /* What report() makes of one target. */
 struct judged {
 	struct sf_verdict *v; /* NULL without a greeting */
-	size_t order[SF_FIND__COUNT * 8 + SF_REQUIRE_MAX];
+	size_t *order;        /* v's findings, worst (overridden) state first; owned */
 	enum sf_state st;
 	int inspected;        /* a finding whose state is not OK */
 	double total;         /* response time */
@@ -1412,8 +1412,12 @@ static int judge_target(const struct config *cfg, const struct check *chk,
 		}
 		if (sf_verdict_make(&in, &j->v) != 0)
 			return -1;
-		if (j->v->nfindings > sizeof j->order / sizeof j->order[0])
-			j->v->nfindings = sizeof j->order / sizeof j->order[0];
+		j->order = calloc(j->v->nfindings ? j->v->nfindings : 1, sizeof *j->order);
+		if (j->order == NULL) {
+			sf_verdict_free(j->v);
+			j->v = NULL;
+			return -1;
+		}
 		order_findings(cfg, j->v, j->order);
 	}
 	describe_failure(cfg, s, o->addr_text, target, &j->sum);
@@ -1765,8 +1769,10 @@ static enum sf_state report(const struct config *cfg, struct check *chk, thresho
 			st = report_many(cfg, chk, j, rs);
 		print_reference(chk);
 	}
-	for (size_t i = 0; i < chk->n; i++)
+	for (size_t i = 0; i < chk->n; i++) {
 		sf_verdict_free(j[i].v);
+		free(j[i].order);
+	}
 	free(j);
 	return st;
 }
