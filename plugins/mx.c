@@ -61,9 +61,9 @@ static int parse_mx(const ns_msg *msg, const ns_rr *rr, struct mx_host *h)
 		name[--len] = '\0';
 	if (len == 0)
 		return h->pref == 0 ? 1 : -1;
-	if (!mx_name_valid(name))
+	if (!mx_name_valid(name) || len >= sizeof h->name)
 		return -1;
-	snprintf(h->name, sizeof h->name, "%s", name);
+	memcpy(h->name, name, len + 1);
 	return 0;
 }
 
