@@ -1110,9 +1110,14 @@ static double check_end(const struct outcome *o)
 /* The server ended the session itself (421) at some step. */
 static const struct sf_reply *closing_reply(const struct session *s)
 {
-	const struct sf_reply *r[3] = {s->ehlo, s->helo, s->quit};
+	/* every reply that answers a command, QUIT's excepted: a 421 there is
+	 * only a rude goodbye */
+	const struct sf_reply *r[4 + SESSION_PROBES] = {s->ehlo, s->helo, s->starttls_reply,
+							s->ehlo_tls};
 
-	for (int i = 0; i < 2; i++)
+	for (size_t i = 0; i < SESSION_PROBES; i++)
+		r[4 + i] = s->probe_reply[i];
+	for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
 		if (r[i] != NULL && r[i]->code == 421)
 			return r[i];
 	return NULL;

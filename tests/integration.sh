@@ -547,6 +547,18 @@ case_ehlo_421() {
 	expect_peer_rc 0
 }
 
+# 421 to a probe command: the server ended the session, CRITICAL.
+case_probe_421() {
+	peer_start probe-421
+	probe --probe
+	peer_finish
+	expect_rc 2
+	expect_first "${CRIT_FIRST}.*ended the session itself.*421"
+	expect_elapsed_max 2000
+	expect_perfdata_wellformed
+	expect_peer_rc 0
+}
+
 # EHLO refused with no X echo: CRITICAL by default, HELO tried, and no
 # claim that a firewall X-ed the command.
 case_ehlo_502() {
@@ -667,7 +679,7 @@ ALL_CASES=(
 	pix_noop pix_noop_only pix4_cmap inconsistent fingerprint
 	slow_banner
 	greeting_554 greeting_421 refused silent close_after_greeting
-	garbage_ssh garbage_http reset_mid_reply ehlo_421 ehlo_502 ehlo_silent
+	garbage_ssh garbage_http reset_mid_reply ehlo_421 probe_421 ehlo_502 ehlo_silent
 	quit_silent
 	bad_options
 	peer_detects_mismatch
