@@ -1,127 +1,96 @@
 /*
- * tls.c - OpenSSL through dlopen(), for STARTTLS and implicit TLS.
+ * tls.c - the TLS library, chosen and loaded at run time.
  *
- * Only the functions below are used; each is looked up by name in libssl.so.3
- * (libcrypto's come through libssl's dependencies). Types and constants come
- * from OpenSSL's headers, so the ABI is checked at compile time; the library
- * is bound at run time. A process-wide table is the one piece of global state
- * the plugin keeps: OpenSSL itself is process-wide.
+ * A plain check never needs TLS, and a TLS library linked into the binary
+ * would be mapped and relocated on every run (most of what a plain
+ * check_smtp costs, bench/RESULTS.md). So the library is dlopen()ed the
+ * first time a session needs TLS, and only the functions used are bound.
+ *
+ * GnuTLS comes first: a STARTTLS handshake with it costs less than half of
+ * what OpenSSL 3.0 costs (SSL_CTX_new alone fetches every algorithm of its
+ * default provider, about 8 M instructions), and libgnutls30 is on every
+ * Debian system (apt depends on it). OpenSSL is the fallback when GnuTLS
+ * cannot be loaded. CHECK_SMTP_FIXUP_TLS=gnutls or =openssl picks one and
+ * only that one (the tests run both).
  */
-#include "tls.h"
+#include "tls_backend.h"
 
+#include <arpa/inet.h>
 #include <dlfcn.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
+static const struct tls_backend *const backends[] = { &tls_gnutls, &tls_openssl };
+#define NBACKENDS (sizeof backends / sizeof backends[0])
 
-#define TLS_ERR_MAX 200
+static const struct tls_backend *only; /* tls_select()ed, or NULL: any */
+static const struct tls_backend *ops;  /* the one loaded */
 
-/* The OpenSSL functions we call, resolved at run time. */
-struct ssl_api {
-	int (*init_ssl)(uint64_t, const OPENSSL_INIT_SETTINGS *);
-	const SSL_METHOD *(*client_method)(void);
-	SSL_CTX *(*ctx_new)(const SSL_METHOD *);
-	void (*ctx_free)(SSL_CTX *);
-	void (*ctx_set_verify)(SSL_CTX *, int, SSL_verify_cb);
-	SSL *(*ssl_new)(SSL_CTX *);
-	void (*ssl_free)(SSL *);
-	int (*set_fd)(SSL *, int);
-	long (*ctrl)(SSL *, int, long, void *);
-	int (*connect)(SSL *);
-	int (*read)(SSL *, void *, int);
-	int (*write)(SSL *, const void *, int);
-	int (*pending)(const SSL *);
-	int (*get_error)(const SSL *, int);
-	const char *(*get_version)(const SSL *);
-	const SSL_CIPHER *(*get_cipher)(const SSL *);
-	const char *(*cipher_name)(const SSL_CIPHER *);
-	unsigned long (*err_get)(void);
-	void (*err_string)(unsigned long, char *, size_t);
-	void (*err_clear)(void);
-};
-
-static struct ssl_api api;
-static void *libssl;
-static SSL_CTX *ctx;
-
-struct tls_conn {
-	SSL *ssl;
-	char err[TLS_ERR_MAX];
-	char desc[96];
-};
-
-/* Look up one symbol; 0 or -1. The cast through a union keeps ISO C happy
- * about object-to-function pointer conversion. */
-static int sym(const char *name, void *slot, size_t slotsz)
+int tls_select(const char *name, char *err, size_t errsz)
 {
+	only = NULL;
+	if (name == NULL || *name == '\0')
+		return 0;
+	for (size_t i = 0; i < NBACKENDS; i++)
+		if (strcmp(name, backends[i]->name) == 0) {
+			only = backends[i];
+			return 0;
+		}
+	snprintf(err, errsz, "unknown TLS library \"%.40s\": gnutls or openssl", name);
+	return -1;
+}
+
+int tls_load(char *err, size_t errsz)
+{
+	char why[TLS_ERR_MAX];
+	size_t used = 0;
+
+	if (ops != NULL)
+		return 0;
+	if (only != NULL) {
+		if (only->load(err, errsz) != 0)
+			return -1;
+		ops = only;
+		return 0;
+	}
+	/* Each one in turn; if none loads, every reason is kept. */
+	err[0] = '\0';
+	for (size_t i = 0; i < NBACKENDS; i++) {
+		if (backends[i]->load(why, sizeof why) == 0) {
+			ops = backends[i];
+			return 0;
+		}
+		if (used < errsz) {
+			int n = snprintf(err + used, errsz - used, "%s%s", used ? "; " : "", why);
+			used += n > 0 ? (size_t)n : 0;
+		}
+	}
+	return -1;
+}
+
+const char *tls_library(void)
+{
+	return ops != NULL ? ops->name : NULL;
+}
+
+int tls_sym(void *lib, const char *name, void *slot, size_t slotsz)
+{
+	/* The cast through a union keeps ISO C happy about object-to-function
+	 * pointer conversion. */
 	union {
 		void *obj;
 		void (*fn)(void);
 	} u;
 
-	u.obj = dlsym(libssl, name);
+	u.obj = dlsym(lib, name);
 	if (u.obj == NULL || slotsz != sizeof u.fn)
 		return -1;
 	memcpy(slot, &u.fn, sizeof u.fn);
 	return 0;
 }
 
-#define SYM(field, name) sym(name, &api.field, sizeof api.field)
-
-int tls_load(char *err, size_t errsz)
-{
-	const char *missing = NULL;
-
-	if (ctx != NULL)
-		return 0;
-	libssl = dlopen("libssl.so.3", RTLD_NOW | RTLD_LOCAL);
-	if (libssl == NULL) {
-		snprintf(err, errsz, "cannot load OpenSSL (libssl.so.3): %s", dlerror());
-		return -1;
-	}
-	if (SYM(init_ssl, "OPENSSL_init_ssl")) missing = "OPENSSL_init_ssl";
-	else if (SYM(client_method, "TLS_client_method")) missing = "TLS_client_method";
-	else if (SYM(ctx_new, "SSL_CTX_new")) missing = "SSL_CTX_new";
-	else if (SYM(ctx_free, "SSL_CTX_free")) missing = "SSL_CTX_free";
-	else if (SYM(ctx_set_verify, "SSL_CTX_set_verify")) missing = "SSL_CTX_set_verify";
-	else if (SYM(ssl_new, "SSL_new")) missing = "SSL_new";
-	else if (SYM(ssl_free, "SSL_free")) missing = "SSL_free";
-	else if (SYM(set_fd, "SSL_set_fd")) missing = "SSL_set_fd";
-	else if (SYM(ctrl, "SSL_ctrl")) missing = "SSL_ctrl";
-	else if (SYM(connect, "SSL_connect")) missing = "SSL_connect";
-	else if (SYM(read, "SSL_read")) missing = "SSL_read";
-	else if (SYM(write, "SSL_write")) missing = "SSL_write";
-	else if (SYM(pending, "SSL_pending")) missing = "SSL_pending";
-	else if (SYM(get_error, "SSL_get_error")) missing = "SSL_get_error";
-	else if (SYM(get_version, "SSL_get_version")) missing = "SSL_get_version";
-	else if (SYM(get_cipher, "SSL_get_current_cipher")) missing = "SSL_get_current_cipher";
-	else if (SYM(cipher_name, "SSL_CIPHER_get_name")) missing = "SSL_CIPHER_get_name";
-	else if (SYM(err_get, "ERR_get_error")) missing = "ERR_get_error";
-	else if (SYM(err_string, "ERR_error_string_n")) missing = "ERR_error_string_n";
-	else if (SYM(err_clear, "ERR_clear_error")) missing = "ERR_clear_error";
-	if (missing != NULL) {
-		snprintf(err, errsz, "OpenSSL lacks %s", missing);
-		return -1;
-	}
-	/* No openssl.cnf: it costs time and may change behaviour per host. No
-	 * exit handler: OPENSSL_cleanup() at exit costs 1.4 M instructions for
-	 * memory the process is about to give back anyway (bench/RESULTS.md). */
-	if (api.init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT, NULL) != 1 ||
-	    (ctx = api.ctx_new(api.client_method())) == NULL) {
-		snprintf(err, errsz, "OpenSSL initialisation failed");
-		return -1;
-	}
-	api.ctx_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	return 0;
-}
-
-/* 1 if name is a numeric IPv4 or IPv6 address (no SNI for those, RFC 6066 3). */
-static int is_numeric(const char *name)
+int tls_is_numeric(const char *name)
 {
 	unsigned char buf[sizeof(struct in6_addr)];
 
@@ -130,121 +99,49 @@ static int is_numeric(const char *name)
 
 struct tls_conn *tls_conn_new(int fd, const char *sni, char *err, size_t errsz)
 {
-	struct tls_conn *c;
-
 	if (tls_load(err, errsz) != 0)
 		return NULL;
-	c = calloc(1, sizeof *c);
-	if (c == NULL || (c->ssl = api.ssl_new(ctx)) == NULL || api.set_fd(c->ssl, fd) != 1) {
-		snprintf(err, errsz, "cannot set up a TLS session");
-		tls_conn_free(c);
-		return NULL;
-	}
-	if (sni != NULL && *sni != '\0' && !is_numeric(sni))
-		api.ctrl(c->ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-			 (void *)(uintptr_t)sni);
-	return c;
-}
-
-/* Map an OpenSSL result to ours, keeping the reason of an error. */
-static enum tls_io result(struct tls_conn *c, int rc)
-{
-	unsigned long e;
-
-	switch (api.get_error(c->ssl, rc)) {
-	case SSL_ERROR_WANT_READ:
-		return TLS_IO_WANT_READ;
-	case SSL_ERROR_WANT_WRITE:
-		return TLS_IO_WANT_WRITE;
-	case SSL_ERROR_ZERO_RETURN:
-		return TLS_IO_CLOSED;
-	case SSL_ERROR_SYSCALL:
-		e = api.err_get();
-		if (e == 0) {
-			snprintf(c->err, sizeof c->err, "connection closed during TLS");
-			return TLS_IO_CLOSED;
-		}
-		api.err_string(e, c->err, sizeof c->err);
-		return TLS_IO_ERROR;
-	default:
-		e = api.err_get();
-		if (e != 0)
-			api.err_string(e, c->err, sizeof c->err);
-		else
-			snprintf(c->err, sizeof c->err, "TLS failure");
-		return TLS_IO_ERROR;
-	}
+	return ops->conn_new(fd, sni, err, errsz);
 }
 
 enum tls_io tls_handshake(struct tls_conn *c)
 {
-	int rc;
-
-	api.err_clear();
-	rc = api.connect(c->ssl);
-	return rc == 1 ? TLS_IO_OK : result(c, rc);
+	return ops->handshake(c);
 }
 
 enum tls_io tls_read(struct tls_conn *c, char *buf, size_t len, size_t *got)
 {
-	int n;
-
-	api.err_clear();
-	n = api.read(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
-	if (n > 0) {
-		*got = (size_t)n;
-		return TLS_IO_OK;
-	}
-	return result(c, n);
+	return ops->read(c, buf, len, got);
 }
 
 enum tls_io tls_write(struct tls_conn *c, const char *buf, size_t len, size_t *put)
 {
-	int n;
-
-	api.err_clear();
-	n = api.write(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
-	if (n > 0) {
-		*put = (size_t)n;
-		return TLS_IO_OK;
-	}
-	return result(c, n);
+	return ops->write(c, buf, len, put);
 }
 
 size_t tls_pending(const struct tls_conn *c)
 {
-	int n = api.pending(c->ssl);
-
-	return n > 0 ? (size_t)n : 0;
+	return ops->pending(c);
 }
 
 const char *tls_error(const struct tls_conn *c)
 {
-	return c->err[0] ? c->err : "TLS failure";
+	return ops->error(c);
 }
 
 const char *tls_description(struct tls_conn *c)
 {
-	const SSL_CIPHER *cipher = api.get_cipher(c->ssl);
-
-	snprintf(c->desc, sizeof c->desc, "%s %s", api.get_version(c->ssl),
-		 cipher ? api.cipher_name(cipher) : "?");
-	return c->desc;
+	return ops->description(c);
 }
 
 void tls_conn_free(struct tls_conn *c)
 {
-	if (c == NULL)
-		return;
-	if (c->ssl != NULL)
-		api.ssl_free(c->ssl);
-	free(c);
+	if (c != NULL)
+		ops->conn_free(c);
 }
 
 void tls_unload(void)
 {
-	if (ctx != NULL) {
-		api.ctx_free(ctx);
-		ctx = NULL;
-	}
+	if (ops != NULL)
+		ops->unload();
 }

@@ -1,9 +1,9 @@
 /*
- * tls.h - TLS for a non-blocking session, with OpenSSL loaded at run time.
+ * tls.h - TLS for a non-blocking session, with the library loaded at run time.
  *
- * OpenSSL is dlopen()ed the first time TLS is needed, so a plain check does
- * not pay for relocating libssl and libcrypto at start-up (most of what a
- * plain check_smtp costs). Its configuration file is not read. This is not a
+ * GnuTLS (or OpenSSL, when GnuTLS cannot be loaded) is dlopen()ed the first
+ * time TLS is needed, so a plain check does not pay for relocating a TLS
+ * library at start-up (most of what a plain check_smtp costs). This is not a
  * certificate checker: the peer's certificate is not verified.
  */
 #ifndef TLS_H
@@ -22,8 +22,16 @@ enum tls_io {
 
 struct tls_conn;
 
-/* Load OpenSSL once. Returns 0, or -1 with a reason in err. */
+/* Use only the library called name ("gnutls" or "openssl"); NULL or ""
+ * means GnuTLS, else OpenSSL. Call before tls_load(). 0, or -1 with a reason
+ * in err for an unknown name. */
+int tls_select(const char *name, char *err, size_t errsz);
+
+/* Load the TLS library once. Returns 0, or -1 with a reason in err. */
 int tls_load(char *err, size_t errsz);
+
+/* "gnutls" or "openssl" once loaded, NULL before. */
+const char *tls_library(void);
 
 /* A client TLS connection over the connected socket fd, sending sni (may
  * be NULL or a numeric address, then no SNI). NULL with a reason in err. */
@@ -50,8 +58,8 @@ const char *tls_description(struct tls_conn *c);
 /* Release it (no close_notify: the socket is closed by its owner). NULL is a no-op. */
 void tls_conn_free(struct tls_conn *c);
 
-/* Release the shared TLS context, if loaded. OpenSSL itself stays mapped:
- * unloading it would run its exit handlers from freed code. */
+/* Release the shared TLS context, if loaded. The library itself stays
+ * mapped: unloading it would run its exit handlers from freed code. */
 void tls_unload(void);
 
 #endif /* TLS_H */

@@ -93,7 +93,9 @@ fi
 #           two are skipped if the plugin's --help does not offer them;
 #           slowwrite (the plugin's first write() is held SLOW_WRITE_MS by
 #           strace, so that the peer is gone when it comes; skipped
-#           without a working strace and under valgrind)
+#           without a working strace and under valgrind); openssl (the
+#           plugin's TLS library forced to OpenSSL, CHECK_SMTP_FIXUP_TLS;
+#           the other TLS cases take the default, GnuTLS)
 # "@T@" in PHRASE stands for the -t given (valgrind runs of TLS cases get
 # a longer one: loading and starting TLS under valgrind takes seconds).
 ROW_NAME=() ROW_SCRIPT=() ROW_T=() ROW_STATE=() ROW_PHRASE=() ROW_MAX=() ROW_MIN=()
@@ -179,11 +181,18 @@ row tls-silent              fault-tls-silent           2 CRITICAL "no answer fro
 row starttls-silent         fault-starttls-silent      2 CRITICAL "no answer from .* within @T@ s, $TLS_HANDSHAKE"      3000 1900 any              starttls
 row tls-plaintext           fault-tls-plaintext        5 CRITICAL "TLS handshake with .* failed"                       2000 0    any              tls,vg
 row starttls-garbage        fault-starttls-garbage     5 CRITICAL "TLS handshake[^;]* failed"                          2000 0    any              starttls,verdict
-row starttls-alert          fault-starttls-alert       5 CRITICAL "TLS handshake[^;]* failed"                          2000 0    any              starttls,verdict
+row starttls-alert          fault-starttls-alert       5 CRITICAL "TLS handshake[^;]* failed: the server sent the TLS alert \"Handshake failed\""                          2000 0    any              starttls,verdict
 row starttls-close          fault-starttls-close       5 CRITICAL "TLS handshake[^;]* (failed|closed)|closed[^;]* TLS handshake" 2000 0 any      starttls,verdict
 row starttls-injected       fault-starttls-injected    5 CRITICAL "sent clear-text data after agreeing to STARTTLS"    2000 0    EHLO,STARTTLS    starttls
 row tls-gone                fault-tls-gone             5 CRITICAL "TLS handshake[^;]* failed"                          4500 2500 any              tls,slowwrite
 row starttls-gone           fault-starttls-gone        5 CRITICAL "TLS handshake[^;]* failed"                          4500 2500 any              starttls,slowwrite,verdict
+# The same failures with the other TLS library (plugins/tls.c).
+row tls-silent-openssl      fault-tls-silent           2 CRITICAL "no answer from .* within @T@ s, $TLS_HANDSHAKE"      3000 1900 any              tls,openssl
+row tls-plaintext-openssl   fault-tls-plaintext        5 CRITICAL "TLS handshake with .* failed: error:"                    2000 0    any              tls,vg,openssl
+row starttls-garbage-openssl fault-starttls-garbage    5 CRITICAL "TLS handshake[^;]* failed: error:"                       2000 0    any              starttls,verdict,openssl
+row starttls-alert-openssl  fault-starttls-alert       5 CRITICAL "TLS handshake[^;]* failed: error:"                       2000 0    any              starttls,verdict,openssl
+row starttls-close-openssl  fault-starttls-close       5 CRITICAL "TLS handshake[^;]* (failed|closed)|closed[^;]* TLS handshake" 2000 0 any      starttls,verdict,openssl
+row tls-gone-openssl        fault-tls-gone             5 CRITICAL "TLS handshake[^;]* failed"                          4500 2500 any              tls,slowwrite,openssl
 
 # ---- running one case ------------------------------------------------
 
@@ -306,6 +315,8 @@ run_row() {
 		[[ $flags == *,starttls,* ]] && args+=(-S)
 		[[ $flags == *,tls,* ]] && args+=(--tls)
 	fi
+	local -x CHECK_SMTP_FIXUP_TLS=
+	[[ $flags == *,openssl,* ]] && CHECK_SMTP_FIXUP_TLS=openssl
 	if [[ $flags == *,slowwrite,* ]]; then
 		if [ "$vg" = 1 ]; then
 			case_skip "not under valgrind (strace holds its writes)"

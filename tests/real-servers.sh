@@ -351,6 +351,15 @@ case_direct() {
 	fi
 }
 
+# case_direct_lib NAME LIB ARGS...: case_direct with the TLS library forced
+# to LIB (plugins/tls.c), which the TLS line must name.
+case_direct_lib() {
+	local name=$1 lib=$2
+	shift 2
+	CHECK_SMTP_FIXUP_TLS=$lib case_direct "$name" "$@"
+	expect_output "^TLS: TLSv1\\.[0-3] [A-Z0-9_-]+ \\($lib\\)\$"
+}
+
 # Without -S there is no TLS and no TLS perfdata.
 expect_output_absent_tls() {
 	[[ $FIRST == *tls_extensions=* ]] && fail "TLS perfdata without -S"
@@ -797,6 +806,12 @@ case_tls_implicit() {
 	fi
 }
 
+# case_tls_implicit_lib LIB: the same with the TLS library forced to LIB.
+case_tls_implicit_lib() {
+	CHECK_SMTP_FIXUP_TLS=$1 case_tls_implicit
+	expect_output "^TLS: TLSv1\\.[0-3] [A-Z0-9_-]+ \\($1\\)\$"
+}
+
 # --tls against a clear-text server: a failed TLS handshake, at once.
 case_tls_on_plain() {
 	local name=$1
@@ -820,6 +835,8 @@ server_cases() {
 	run_case "$s-direct-S" case_direct "$s" -S
 	run_case "$s-direct-probe" case_direct "$s" --probe
 	run_case "$s-direct-S-probe" case_direct "$s" -S --probe
+	run_case "$s-direct-S-gnutls" case_direct_lib "$s" gnutls -S
+	run_case "$s-direct-S-openssl" case_direct_lib "$s" openssl -S
 	for profile in "${PROFILES[@]}"; do
 		# the cases of this profile, by the suffix of their name
 		case $profile in
@@ -919,6 +936,8 @@ run_case starttls-close case_starttls_close
 run_case starttls-hold case_starttls_hold
 run_case starttls-injected case_starttls_injected
 run_case tls-implicit case_tls_implicit
+run_case tls-implicit-gnutls case_tls_implicit_lib gnutls
+run_case tls-implicit-openssl case_tls_implicit_lib openssl
 
 # Then each server's cases, the servers in parallel (2 cores are enough).
 for s in "${SERVERS[@]}"; do
