@@ -583,8 +583,8 @@ struct target {
 
 /* The whole check: its targets and how long it took. */
 struct check {
-	struct target *tg;      /* TARGETS_MAX of them, n used */
-	size_t n;
+	struct target *tg;      /* cap of them (at least 1), n used */
+	size_t n, cap;
 	int two_sessions;       /* each target holds two conversations */
 	int resolve_error;      /* getaddrinfo error, 0 if resolved */
 	enum mx_status mx;      /* -D: what the MX lookup found */
@@ -663,6 +663,20 @@ static int add_target(struct check *chk, const struct session_config scfg[2], co
 
 	if (chk->n >= TARGETS_MAX || ai->ai_addrlen > sizeof tg->o.sess.addr)
 		return -1;
+	if (chk->n == chk->cap) {
+		/* grown as addresses come: a single-host check stays in one
+		 * small heap block (no mmap() and munmap() of room for
+		 * TARGETS_MAX). Nothing points into the array yet: the
+		 * sessions are listed for the poll loop once all are added. */
+		size_t cap = chk->cap * 2 < TARGETS_MAX ? chk->cap * 2 : TARGETS_MAX;
+		struct target *grown = realloc(chk->tg, cap * sizeof *grown);
+
+		if (grown == NULL)
+			return -1;
+		memset(grown + chk->cap, 0, (cap - chk->cap) * sizeof *grown);
+		chk->tg = grown;
+		chk->cap = cap;
+	}
 	tg = &chk->tg[chk->n++];
 	tg->o.sess.fd = tg->o.tls_sess.fd = -1; /* touched only when used: see main() */
 	snprintf(tg->host, sizeof tg->host, "%s", host);
@@ -758,13 +772,17 @@ static void add_reference(const struct config *cfg, struct check *chk,
 			  const struct session_config *scfg)
 {
 	struct addrinfo hints, *res = NULL;
-	struct target *ref = &chk->tg[TARGETS_MAX]; /* the spare one */
+	struct target *ref = calloc(1, sizeof *ref);
 
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = cfg->family;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
 	hints.ai_flags = AI_NUMERICSERV;
+	if (ref == NULL) {
+		chk->ref_error = EAI_MEMORY;
+		return;
+	}
 	chk->ref = ref;
 	ref->o.sess.fd = ref->o.tls_sess.fd = -1;
 	snprintf(ref->host, sizeof ref->host, "%s", cfg->ref_host);
@@ -1823,6 +1841,36 @@ static void free_extra_opts(char **newargv, int newargc, char **argv, int argc)
 	free(newargv);
 }
 
+#ifdef SF_TLS_TWIN
+/* The statically linked plugin has no TLS library (plugins/tls_none.c): a
+ * check that needs TLS is handed, whole, to its dynamically linked twin
+ * SF_TLS_TWIN in the same folder, with the same arguments (it reads any
+ * --extra-opts itself) and environment, before any connection or timer.
+ * Returns only on failure, with the reason in err. */
+static void exec_tls_twin(char *const argv[], char *err, size_t errsz)
+{
+	char path[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof path);
+	char *slash;
+
+	if (n <= 0 || (size_t)n >= sizeof path) {
+		snprintf(err, errsz, "cannot tell where %s is (/proc/self/exe): %s", progname,
+			 n < 0 ? strerror(errno) : "name too long");
+		return;
+	}
+	path[n] = '\0';
+	slash = strrchr(path, '/');
+	if (slash == NULL || (size_t)(slash + 1 - path) + sizeof SF_TLS_TWIN > sizeof path) {
+		snprintf(err, errsz, "cannot tell where %s is (/proc/self/exe)", progname);
+		return;
+	}
+	memcpy(slash + 1, SF_TLS_TWIN, sizeof SF_TLS_TWIN);
+	fflush(stdout);
+	execv(path, argv);
+	snprintf(err, errsz, "cannot run %.300s: %s", path, strerror(errno));
+}
+#endif
+
 int main(int argc, char **argv)
 {
 	struct config cfg;
@@ -1847,11 +1895,19 @@ int main(int argc, char **argv)
 		 * library is our problem (UNKNOWN), not the server's, and its
 		 * cost stays out of time_tls. */
 		char err[2 * TLS_LOAD_ERR_MAX];
+#ifdef SF_TLS_TWIN
+		exec_tls_twin(argv, err, sizeof err); /* returns only if it failed */
+#else
 		if (tls_select(getenv(TLS_ENV), err, sizeof err) != 0)
 			usage_fail("%s: %s", TLS_ENV, err);
-		if (tls_load(err, sizeof err) != 0) {
+		if (tls_load(err, sizeof err) == 0)
+			err[0] = '\0';
+#endif
+		if (err[0] != '\0') {
 			printf("%s UNKNOWN - cannot use TLS: %s\n", PREFIX, err);
 			free_thresholds(thr);
+			free_extra_opts(av, ac, argv, argc);
+			np_cleanup();
 			return SF_UNKNOWN;
 		}
 	}
@@ -1873,11 +1929,9 @@ int main(int argc, char **argv)
 	memset(&chk, 0, sizeof chk);
 	memset(&bl, 0, sizeof bl);
 	chk.bl = cfg.baseline ? &bl : NULL;
-	/* and one for --reference. calloc() of this size gets fresh zero pages
-	 * from the kernel; only the targets used are ever written, so a
-	 * single-host check faults in two pages, not all of them (42 page
-	 * faults, about 0.5 ms of a 4 ms check, when every fd was set to -1). */
-	chk.tg = calloc(TARGETS_MAX + 1, sizeof *chk.tg);
+	/* one target to begin with, more as addresses come (add_target) */
+	chk.cap = 1;
+	chk.tg = calloc(chk.cap, sizeof *chk.tg);
 	if (chk.tg == NULL) {
 		printf("%s UNKNOWN - out of memory\n", PREFIX);
 		return SF_UNKNOWN;
@@ -1901,6 +1955,7 @@ int main(int argc, char **argv)
 	}
 	if (chk.ref != NULL)
 		session_cleanup(&chk.ref->o.sess);
+	free(chk.ref);
 	free(chk.tg);
 	tls_unload();
 	free_thresholds(thr);

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -344,6 +345,12 @@ static void start_handshake(struct session *s)
 	s->tls_tried = 1;
 	s->step = STEP_HANDSHAKE;
 	s->t.tls_start = session_now();
+	/* TLS writes small records back to back (the client Finished, then
+	 * EHLO): with Nagle's algorithm the second waits for the server's
+	 * delayed ACK, 40 ms on Linux, every time. Each command is still one
+	 * write, so nothing is split that was not. Best effort: a failure
+	 * costs time, not correctness. */
+	(void)setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	s->tls = tls_conn_new(s->fd, s->cfg->sni, err, sizeof err);
 	if (s->tls == NULL) {
 		tls_failed(s, err);

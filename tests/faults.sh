@@ -338,6 +338,7 @@ run_row() {
 			max=$((max + VALGRIND_TLS_EXTRA * 1000))
 			[ "$min" -gt 0 ] && min=$((min + VALGRIND_TLS_EXTRA * 1000))
 		fi
+		local PLUGIN=$PLUGIN_DYNAMIC # memcheck needs a dynamic binary (lib.sh)
 		vglog=$CASE_DIR/valgrind.log
 		PLUGIN_PREFIX="valgrind -q --error-exitcode=$VALGRIND_ERROR_RC --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --log-file=$vglog"
 		TIME_SLACK_MS=$((TIME_SLACK_MS + VALGRIND_SLACK_MS))

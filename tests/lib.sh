@@ -27,6 +27,13 @@
 : "${top_builddir:=$top_srcdir}"
 : "${PLUGIN:=$top_builddir/plugins/check_smtp_fixup}"
 : "${PEER:=$top_builddir/tests/smtp-peer}"
+# The plugin's dynamically linked twin, which a statically linked plugin
+# runs for TLS checks (configure.ac); valgrind needs a dynamic binary and
+# runs this one. Without a twin, the plugin itself.
+if [ -z "${PLUGIN_DYNAMIC:-}" ]; then
+	PLUGIN_DYNAMIC=$(dirname "$PLUGIN")/check_smtp_fixup_tls
+	[ -x "$PLUGIN_DYNAMIC" ] || PLUGIN_DYNAMIC=$PLUGIN
+fi
 PEERS_DIR=$top_srcdir/tests/peers
 : "${PLUGIN_PREFIX:=}"
 : "${TIME_SLACK_MS:=0}"

@@ -2,7 +2,8 @@
 # tests/tls-library.sh - which TLS library the plugin uses (plugins/tls.c):
 # GnuTLS when it loads, else OpenSSL; CHECK_SMTP_FIXUP_TLS=gnutls|openssl
 # forces one; neither loading, or a bad name, is UNKNOWN with the reason,
-# before any connection. A library is made unloadable by bind-mounting
+# before any connection. A statically linked plugin runs its dynamically
+# linked twin for TLS (configure.ac); without it, UNKNOWN. A library is made unloadable by bind-mounting
 # /dev/null over its file in a mount namespace of the test's own
 # (unshare -m), so nothing else on the machine sees it; those cases need
 # root and are skipped without it.
@@ -129,8 +130,42 @@ case_bad_name() {
 	case_end
 }
 
+# A statically linked plugin (configure --enable-static-plugin, the
+# default) has no dynamic loader, and hands TLS checks to its twin: without
+# the twin beside it, a TLS check is UNKNOWN with the path it tried, and a
+# plain check still works.
+case_static() {
+	local dir
+	case_begin static-plain
+	if [ "$PLUGIN_DYNAMIC" = "$PLUGIN" ]; then
+		case_skip "the plugin is linked dynamically (--disable-static-plugin)"
+		return
+	fi
+	if LC_ALL=C readelf -lW "$PLUGIN" | grep -q 'INTERP'; then
+		fail "the plugin has a program interpreter: it is not linked statically"
+	fi
+	LC_ALL=C readelf -lW "$PLUGIN_DYNAMIC" | grep -q 'INTERP' ||
+		fail "the twin $PLUGIN_DYNAMIC has no program interpreter"
+	case_end
+	case_begin static-no-twin
+	dir=$CASE_DIR/alone
+	mkdir -p "$dir" && cp "$PLUGIN" "$dir/check_smtp_fixup"
+	peer_start clean-postfix || {
+		case_end
+		return
+	}
+	PLUGIN=$dir/check_smtp_fixup probe -S
+	expect_rc 3
+	expect_first "^SMTP FIXUP UNKNOWN - cannot use TLS: cannot run $dir/check_smtp_fixup_tls: No such file or directory\$"
+	PLUGIN=$dir/check_smtp_fixup probe
+	expect_rc 0
+	expect_first '^SMTP FIXUP OK - '
+	peer_finish
+	case_end
+}
+
 CASES=(default force_gnutls force_openssl no_gnutls no_openssl no_gnutls_forced
-	no_openssl_forced neither bad_name)
+	no_openssl_forced neither bad_name static)
 [ $# -gt 0 ] && CASES=("$@")
 for c in "${CASES[@]}"; do
 	"case_$c"
