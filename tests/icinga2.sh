@@ -451,7 +451,7 @@ if [ -x "$INST_LIBEXEC/check_smtp_fixup" ]; then
 	[[ $v == "check_smtp_fixup "* ]] || fail "the installed plugin's -V says: ${v:0:200}"
 	note "plugin: ${INST_LIBEXEC#"$DEST"}/check_smtp_fixup"
 	# a statically linked plugin needs its TLS twin beside it (configure.ac)
-	if [ -x "$top_builddir/plugins/check_smtp_fixup_tls" ]; then
+	if [ "$PLUGIN_DYNAMIC" != "$PLUGIN" ]; then
 		v=$("$INST_LIBEXEC/check_smtp_fixup_tls" -V 2>&1)
 		[[ $v == "check_smtp_fixup "* ]] ||
 			fail "no working check_smtp_fixup_tls beside the installed plugin: ${v:0:200}"

@@ -29,10 +29,13 @@
 : "${PEER:=$top_builddir/tests/smtp-peer}"
 # The plugin's dynamically linked twin, which a statically linked plugin
 # runs for TLS checks (configure.ac); valgrind needs a dynamic binary and
-# runs this one. Without a twin, the plugin itself.
+# runs this one. A plugin with a program interpreter is dynamic itself.
 if [ -z "${PLUGIN_DYNAMIC:-}" ]; then
-	PLUGIN_DYNAMIC=$(dirname "$PLUGIN")/check_smtp_fixup_tls
-	[ -x "$PLUGIN_DYNAMIC" ] || PLUGIN_DYNAMIC=$PLUGIN
+	PLUGIN_DYNAMIC=$PLUGIN
+	if [ -x "$(dirname "$PLUGIN")/check_smtp_fixup_tls" ] &&
+		! LC_ALL=C readelf -lW "$PLUGIN" 2>/dev/null | grep -q INTERP; then
+		PLUGIN_DYNAMIC=$(dirname "$PLUGIN")/check_smtp_fixup_tls
+	fi
 fi
 PEERS_DIR=$top_srcdir/tests/peers
 : "${PLUGIN_PREFIX:=}"
