@@ -551,6 +551,14 @@ static int read_some(struct session *s, char *buf, size_t want, size_t *got)
 	ssize_t n;
 
 	if (s->tls != NULL) {
+		/* Acknowledge at once what TLS brings: a server whose TLS
+		 * library writes its session tickets and then the EHLO reply
+		 * has that reply held by its own Nagle algorithm until our
+		 * delayed ACK (40 ms) unless we ACK quickly. Linux drops
+		 * quick-ACK mode by itself, hence on every read. */
+#ifdef TCP_QUICKACK
+		(void)setsockopt(s->fd, IPPROTO_TCP, TCP_QUICKACK, &(int){ 1 }, sizeof(int));
+#endif
 		switch (tls_read(s->tls, buf, want, got)) {
 		case TLS_IO_OK:
 			s->tls_want = 0;
