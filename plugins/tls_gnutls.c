@@ -228,9 +228,10 @@ static enum tls_io gt_write(struct tls_conn *c, const char *buf, size_t len, siz
 		*put = (size_t)n;
 		return TLS_IO_OK;
 	}
-	if (n == 0 || again_now((int)n))
-		return TLS_IO_WANT_WRITE;
-	return result(c, (int)n);
+	/* Only AGAIN/INTERRUPTED wait for the socket (result() asks GnuTLS
+	 * which way); any other failure to send a command is an error, so
+	 * that a writable socket cannot make us call again and again. */
+	return result(c, n == 0 ? GNUTLS_E_INTERNAL_ERROR : (int)n);
 }
 
 static size_t gt_pending(const struct tls_conn *c)
