@@ -63,7 +63,6 @@ static char plugin_name[] = "check_smtp_fixup";
 #define EVIDENCE_LINES_MAX 8U   /* evidence lines shown per finding */
 #define EXTENSIONS_SHOWN_MAX 48U /* extensions listed in the long output */
 #define TLS_ENV "CHECK_SMTP_FIXUP_TLS" /* gnutls or openssl (plugins/tls.c) */
-#define TLS_LOAD_ERR_MAX 256U /* why one TLS library did not load */
 #define QUIT_WAIT 1.0      /* seconds we wait for the reply to QUIT */
 #define ADDR_MAX 16U       /* addresses of one host we check */
 #define TARGETS_MAX 32U    /* targets of one check (addresses of all hosts) */
@@ -221,6 +220,29 @@ static int parse_number(const char *s, double *out)
 	return 0;
 }
 
+/* A TCP port: decimal digits only, 1 to 65535. 0 and the value, or -1. */
+static int parse_port(const char *s, long *out)
+{
+	char *end = NULL;
+	long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < 1 || v > 65535)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* 1 if c may stand in a host name or an address (IPv6 with a zone too):
+ * ASCII letters and digits and ".-_:%"; nothing else reaches getaddrinfo(). */
+static int host_char(unsigned char c)
+{
+	return c != '\0' && c < 0x80 && (isalnum(c) || strchr(".-_:%", c) != NULL);
+}
+
 /* monitoring-plugins range: [@][start:][end], start may be "~". */
 static int valid_range(const char *s)
 {
@@ -285,13 +307,9 @@ static void set_host(struct config *cfg, const char *arg)
 	}
 	if (len == 0 || len > HOST_MAX)
 		usage_fail("host name (-H) must be 1 to %u characters", HOST_MAX);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)arg[i];
-		if (!(c < 0x80 && (strchr(".-_:%", c) != NULL ||
-				   (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-				   (c >= 'A' && c <= 'Z'))))
+	for (size_t i = 0; i < len; i++)
+		if (!host_char((unsigned char)arg[i]))
 			usage_fail("invalid host name (-H): '%s'", shown(arg, tmp, sizeof tmp));
-	}
 	memcpy(cfg->host, arg, len);
 	cfg->host[len] = '\0';
 }
@@ -299,12 +317,9 @@ static void set_host(struct config *cfg, const char *arg)
 static void set_port(struct config *cfg, const char *arg)
 {
 	char tmp[64];
-	char *end = NULL;
 	long v;
 
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (arg[0] < '0' || arg[0] > '9' || errno != 0 || *end != '\0' || v < 1 || v > 65535)
+	if (parse_port(arg, &v) != 0)
 		usage_fail("port (-p) must be a number from 1 to 65535, not '%s'",
 			   shown(arg, tmp, sizeof tmp));
 	snprintf(cfg->port, sizeof cfg->port, "%ld", v);
@@ -319,7 +334,6 @@ static void set_reference(struct config *cfg, const char *arg)
 	const char *host = arg, *port = NULL;
 	size_t len = strlen(arg);
 	long v;
-	char *end = NULL;
 
 	if (arg[0] == '[') {
 		const char *close = strchr(arg, ']');
@@ -335,16 +349,13 @@ static void set_reference(struct config *cfg, const char *arg)
 	if (len == 0 || len > HOST_MAX)
 		usage_fail("--reference: the host must be 1 to %u characters", HOST_MAX);
 	for (size_t i = 0; i < len; i++)
-		if (!isalnum((unsigned char)host[i]) || (unsigned char)host[i] >= 0x80)
-			if (strchr(".-_:%", host[i]) == NULL)
-				usage_fail("--reference: invalid host '%s'", shown(arg, tmp, sizeof tmp));
+		if (!host_char((unsigned char)host[i]))
+			usage_fail("--reference: invalid host '%s'", shown(arg, tmp, sizeof tmp));
 	memcpy(cfg->ref_host, host, len);
 	cfg->ref_host[len] = '\0';
 	if (port == NULL)
 		return;
-	errno = 0;
-	v = strtol(port, &end, 10);
-	if (port[0] < '0' || port[0] > '9' || errno != 0 || *end != '\0' || v < 1 || v > 65535)
+	if (parse_port(port, &v) != 0)
 		usage_fail("--reference: the port must be a number from 1 to 65535, in '%s'",
 			   shown(arg, tmp, sizeof tmp));
 	snprintf(cfg->ref_port, sizeof cfg->ref_port, "%ld", v);
@@ -653,6 +664,19 @@ static void start_on(struct session *s, const struct session_config *scfg,
 	session_start(s, session_now());
 }
 
+/* Name a zeroed target; its sessions hold no socket yet (session_cleanup()
+ * of one never started must not close descriptor 0). */
+static void target_init(struct target *tg, const char *host, const char *port,
+			const char *const role[2], double t_begin)
+{
+	tg->o.sess.fd = tg->o.tls_sess.fd = -1;
+	snprintf(tg->host, sizeof tg->host, "%s", host);
+	tg->port = port;
+	tg->role = role[0];
+	tg->roles = role[1];
+	tg->o.t_begin = t_begin;
+}
+
 /* Add a target for address ai of host, and start its conversation(s).
  * Returns -1 when the list is full or the address does not fit. */
 static int add_target(struct check *chk, const struct session_config scfg[2], const char *host,
@@ -678,13 +702,8 @@ static int add_target(struct check *chk, const struct session_config scfg[2], co
 		chk->cap = cap;
 	}
 	tg = &chk->tg[chk->n++];
-	tg->o.sess.fd = tg->o.tls_sess.fd = -1; /* touched only when used: see main() */
-	snprintf(tg->host, sizeof tg->host, "%s", host);
-	tg->port = port;
-	tg->role = role[0];
-	tg->roles = role[1];
+	target_init(tg, host, port, role, chk->t_begin);
 	tg->o.two_sessions = chk->two_sessions;
-	tg->o.t_begin = chk->t_begin;
 	list[0] = &tg->o.sess;
 	list[1] = &tg->o.tls_sess;
 	for (size_t i = 0; i < (tg->o.two_sessions ? 2U : 1U); i++)
@@ -771,25 +790,16 @@ static void add_domain(const struct config *cfg, struct check *chk,
 static void add_reference(const struct config *cfg, struct check *chk,
 			  const struct session_config *scfg)
 {
+	static const char *const role[2] = { "reference", "references" };
 	struct addrinfo hints, *res = NULL;
-	struct target *ref = calloc(1, sizeof *ref);
+	struct target *ref = chk->ref; /* allocated by main() */
 
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = cfg->family;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
 	hints.ai_flags = AI_NUMERICSERV;
-	if (ref == NULL) {
-		chk->ref_error = EAI_MEMORY;
-		return;
-	}
-	chk->ref = ref;
-	ref->o.sess.fd = ref->o.tls_sess.fd = -1;
-	snprintf(ref->host, sizeof ref->host, "%s", cfg->ref_host);
-	ref->port = cfg->ref_port;
-	ref->role = "reference";
-	ref->roles = "references";
-	ref->o.t_begin = chk->t_begin;
+	target_init(ref, cfg->ref_host, cfg->ref_port, role, chk->t_begin);
 	chk->ref_error = getaddrinfo(cfg->ref_host, cfg->ref_port, &hints, &res);
 	if (chk->ref_error != 0)
 		return;
@@ -830,7 +840,7 @@ static void run_check(const struct config *cfg, const struct session_config scfg
 		add_domain(cfg, chk, scfg);
 	else
 		chk->resolve_error = add_host(cfg, chk, scfg, cfg->host, ROLE_ADDRESS);
-	if (cfg->ref_host[0] != '\0')
+	if (chk->ref != NULL)
 		add_reference(cfg, chk, &scfg[2]);
 	if (chk->ref != NULL && chk->ref->o.sess.addrlen > 0)
 		list[nsess++] = &chk->ref->o.sess;
@@ -1846,8 +1856,8 @@ static void free_extra_opts(char **newargv, int newargc, char **argv, int argc)
  * check that needs TLS is handed, whole, to its dynamically linked twin
  * SF_TLS_TWIN in the same folder, with the same arguments (it reads any
  * --extra-opts itself) and environment, before any connection or timer.
- * Returns only on failure, with the reason in err. */
-static void exec_tls_twin(char *const argv[], char *err, size_t errsz)
+ * Returns only on failure: -1, with the reason in err. */
+static int exec_tls_twin(char *const argv[], char *err, size_t errsz)
 {
 	char path[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", path, sizeof path);
@@ -1856,18 +1866,19 @@ static void exec_tls_twin(char *const argv[], char *err, size_t errsz)
 	if (n <= 0 || (size_t)n >= sizeof path) {
 		snprintf(err, errsz, "cannot tell where %s is (/proc/self/exe): %s", progname,
 			 n < 0 ? strerror(errno) : "name too long");
-		return;
+		return -1;
 	}
 	path[n] = '\0';
 	slash = strrchr(path, '/');
 	if (slash == NULL || (size_t)(slash + 1 - path) + sizeof SF_TLS_TWIN > sizeof path) {
 		snprintf(err, errsz, "cannot tell where %s is (/proc/self/exe)", progname);
-		return;
+		return -1;
 	}
 	memcpy(slash + 1, SF_TLS_TWIN, sizeof SF_TLS_TWIN);
 	fflush(stdout);
 	execv(path, argv);
 	snprintf(err, errsz, "cannot run %.300s: %s", path, strerror(errno));
+	return -1;
 }
 #endif
 
@@ -1894,16 +1905,16 @@ int main(int argc, char **argv)
 		/* Loaded before any connection: a host without a usable TLS
 		 * library is our problem (UNKNOWN), not the server's, and its
 		 * cost stays out of time_tls. */
-		char err[2 * TLS_LOAD_ERR_MAX];
+		char err[TLS_LOAD_ERR_MAX];
+		int failed;
 #ifdef SF_TLS_TWIN
-		exec_tls_twin(argv, err, sizeof err); /* returns only if it failed */
+		failed = exec_tls_twin(argv, err, sizeof err); /* returns only if it failed */
 #else
 		if (tls_select(getenv(TLS_ENV), err, sizeof err) != 0)
 			usage_fail("%s: %s", TLS_ENV, err);
-		if (tls_load(err, sizeof err) == 0)
-			err[0] = '\0';
+		failed = tls_load(err, sizeof err) != 0;
 #endif
-		if (err[0] != '\0') {
+		if (failed) {
 			printf("%s UNKNOWN - cannot use TLS: %s\n", PREFIX, err);
 			free_thresholds(thr);
 			free_extra_opts(av, ac, argv, argc);
@@ -1929,11 +1940,16 @@ int main(int argc, char **argv)
 	memset(&chk, 0, sizeof chk);
 	memset(&bl, 0, sizeof bl);
 	chk.bl = cfg.baseline ? &bl : NULL;
-	/* one target to begin with, more as addresses come (add_target) */
+	/* one target to begin with, more as addresses come (add_target);
+	 * --reference has one of its own */
 	chk.cap = 1;
 	chk.tg = calloc(chk.cap, sizeof *chk.tg);
-	if (chk.tg == NULL) {
+	if (cfg.ref_host[0] != '\0')
+		chk.ref = calloc(1, sizeof *chk.ref);
+	if (chk.tg == NULL || (cfg.ref_host[0] != '\0' && chk.ref == NULL)) {
 		printf("%s UNKNOWN - out of memory\n", PREFIX);
+		free(chk.tg);
+		free(chk.ref);
 		return SF_UNKNOWN;
 	}
 	scfg[2] = scfg[0]; /* --reference: the plain conversation */

@@ -177,6 +177,13 @@ void session_start(struct session *s, double now)
 	}
 }
 
+/* A read or write in TLS failed: keep the TLS layer's reason, end the session. */
+static void tls_io_error(struct session *s)
+{
+	snprintf(s->tls_err, sizeof s->tls_err, "%s", tls_error(s->tls));
+	finish(s, SESS_IO_ERROR, 0);
+}
+
 /* Write through TLS; 1 to go on, 0 to wait or stop (state set). */
 static int flush_tls(struct session *s)
 {
@@ -198,8 +205,7 @@ static int flush_tls(struct session *s)
 		return 0;
 	case TLS_IO_ERROR:
 	default:
-		snprintf(s->tls_err, sizeof s->tls_err, "%s", tls_error(s->tls));
-		finish(s, SESS_IO_ERROR, 0);
+		tls_io_error(s);
 		return 0;
 	}
 }
@@ -574,8 +580,7 @@ static int read_some(struct session *s, char *buf, size_t want, size_t *got)
 			return 0;
 		case TLS_IO_ERROR:
 		default:
-			snprintf(s->tls_err, sizeof s->tls_err, "%s", tls_error(s->tls));
-			finish(s, SESS_IO_ERROR, 0);
+			tls_io_error(s);
 			return 0;
 		}
 	}

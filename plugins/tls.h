@@ -27,6 +27,10 @@ struct tls_conn;
  * in err for an unknown name. */
 int tls_select(const char *name, char *err, size_t errsz);
 
+/* Room for tls_load()'s reason: one per library tried (tls_backend.h's
+ * TLS_ERR_MAX each). */
+#define TLS_LOAD_ERR_MAX 512
+
 /* Load the TLS library once. Returns 0, or -1 with a reason in err. */
 int tls_load(char *err, size_t errsz);
 

@@ -6,27 +6,15 @@
  * statically for a fast start (configure --enable-static-plugin, the
  * default where the C library's archive exists), hands a check that needs
  * TLS to its dynamically linked twin before any connection (main() in
- * check_smtp_fixup.c). These definitions keep session.c whole and say so
- * if they are ever reached.
+ * check_smtp_fixup.c), which never calls tls_select() or tls_load() here.
+ * These definitions keep session.c whole and say so if they are ever
+ * reached.
  */
 #include "tls.h"
 
 #include <stdio.h>
 
 #define NO_TLS "this binary has no TLS library; TLS checks run its twin"
-
-int tls_select(const char *name, char *err, size_t errsz)
-{
-	(void)name;
-	snprintf(err, errsz, "%s", NO_TLS);
-	return -1;
-}
-
-int tls_load(char *err, size_t errsz)
-{
-	snprintf(err, errsz, "%s", NO_TLS);
-	return -1;
-}
 
 const char *tls_library(void)
 {
@@ -37,7 +25,7 @@ struct tls_conn *tls_conn_new(int fd, const char *sni, char *err, size_t errsz)
 {
 	(void)fd;
 	(void)sni;
-	tls_load(err, errsz);
+	snprintf(err, errsz, "%s", NO_TLS);
 	return NULL;
 }
 
