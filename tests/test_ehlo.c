@@ -22,52 +22,17 @@
 #include "sf_common.h"
 #include "sf_ehlo.h"
 #include "sf_reply.h"
+#include "transcripts.h"
 
 #define K10 "KKKKKKKKKK"
 #define K64 K10 K10 K10 K10 K10 K10 "KKKK"
 
 /* --- transcripts ---------------------------------------------------------- */
 
-static const char postfix[] =
-	"250-mail.example.org\r\n"
-	"250-PIPELINING\r\n"
-	"250-SIZE 10240000\r\n"
-	"250-VRFY\r\n"
-	"250-ETRN\r\n"
-	"250-STARTTLS\r\n"
-	"250-ENHANCEDSTATUSCODES\r\n"
-	"250-8BITMIME\r\n"
-	"250-DSN\r\n"
-	"250-SMTPUTF8\r\n"
-	"250 CHUNKING\r\n";
-
-static const char exim[] =
-	"250-mx.example.net Hello client.example.com [192.0.2.10]\r\n"
-	"250-SIZE 52428800\r\n"
-	"250-8BITMIME\r\n"
-	"250-PIPELINING\r\n"
-	"250-PIPECONNECT\r\n"
-	"250-AUTH PLAIN LOGIN\r\n"
-	"250-CHUNKING\r\n"
-	"250-STARTTLS\r\n"
-	"250-PRDR\r\n"
-	"250 HELP\r\n";
-
-static const char exchange[] =
-	"250-EXCH01.corp.example.com Hello [192.0.2.10]\r\n"
-	"250-SIZE 37748736\r\n"
-	"250-PIPELINING\r\n"
-	"250-DSN\r\n"
-	"250-ENHANCEDSTATUSCODES\r\n"
-	"250-STARTTLS\r\n"
-	"250-X-ANONYMOUSTLS\r\n"
-	"250-AUTH NTLM\r\n"
-	"250-X-EXPS GSSAPI NTLM\r\n"
-	"250-8BITMIME\r\n"
-	"250-BINARYMIME\r\n"
-	"250-CHUNKING\r\n"
-	"250-XRDST\r\n"
-	"250 XSHADOW\r\n";
+/* The EHLO_ replies are shared with test_reply.c (transcripts.h). */
+static const char postfix[] = EHLO_POSTFIX;
+static const char exim[] = EHLO_EXIM;
+static const char exchange[] = EHLO_EXCHANGE;
 
 static const char sendmail[] =
 	"250-mail.example.com Hello client.example.org [192.0.2.10], pleased to meet you\r\n"
@@ -82,31 +47,10 @@ static const char sendmail[] =
 	"250 HELP\r\n";
 
 /* Postfix behind an ASA: STARTTLS and CHUNKING masked. */
-static const char postfix_asa[] =
-	"250-mail.example.org\r\n"
-	"250-PIPELINING\r\n"
-	"250-SIZE 10240000\r\n"
-	"250-VRFY\r\n"
-	"250-ETRN\r\n"
-	"250-XXXXXXXA\r\n"
-	"250-ENHANCEDSTATUSCODES\r\n"
-	"250-8BITMIME\r\n"
-	"250-DSN\r\n"
-	"250-SMTPUTF8\r\n"
-	"250 XXXXXXXB\r\n";
+static const char postfix_asa[] = EHLO_POSTFIX_ASA;
 
 /* sendmail behind an ASA: STARTTLS and DELIVERBY (the last line) masked. */
-static const char sendmail_asa[] =
-	"250-mail.example.com Hello client.example.org [192.0.2.10], pleased to meet you\r\n"
-	"250-ENHANCEDSTATUSCODES\r\n"
-	"250-PIPELINING\r\n"
-	"250-8BITMIME\r\n"
-	"250-SIZE\r\n"
-	"250-DSN\r\n"
-	"250-ETRN\r\n"
-	"250-AUTH DIGEST-MD5 CRAM-MD5\r\n"
-	"250-XXXXXXXA\r\n"
-	"250 XXXXXXXXB\r\n";
+static const char sendmail_asa[] = EHLO_SENDMAIL_ASA;
 
 /* Exchange 2003 behind an older ASA: TURN, CHUNKING, VRFY, both X-EXPS lines,
  * AUTH=LOGIN, X-LINK2STATE, XEXCH50 and the final OK masked, A to I. */
