@@ -16,20 +16,16 @@ require_built "$PLUGIN" "$PEER" "$EMU"
 # emu_on PORT PROFILE: a postfix persona behind PROFILE on 127.0.0.1:PORT
 # (0: any); EMU_PORT, EMU_PID.
 emu_on() {
-	local pf=$CASE_DIR/emu-$2.port i
+	local pf=$CASE_DIR/emu-$2.port
 	rm -f "$pf"
 	"$EMU" --listen "127.0.0.1:$1" --persona postfix --profile "$2" --port-file "$pf" \
 		--max-seconds "$PEER_SECONDS" --quiet 2>"$CASE_DIR/emu-$2.err" &
 	EMU_PID=$!
 	BG_PIDS+=("$EMU_PID")
-	for ((i = 0; i < 100; i++)); do
-		if [ -s "$pf" ]; then
-			EMU_PORT=$(cat "$pf")
-			return 0
-		fi
-		kill -0 "$EMU_PID" 2>/dev/null || break
-		sleep 0.05
-	done
+	if wait_port_file "$pf" "$EMU_PID"; then
+		EMU_PORT=$(cat "$pf")
+		return 0
+	fi
 	fail "the emulator ($2) did not start: $(head -c 300 "$CASE_DIR/emu-$2.err")"
 	EMU_PORT=1
 	return 1

@@ -63,31 +63,17 @@ dns_start() {
 	exit 99
 }
 
-# free_port: PORT gets a port that was free on loopback (held a moment on
-# 127.0.0.9 by a peer that refuses connections, then released).
-free_port() {
-	peer_start silent --listen 127.0.0.9 --connections 0
-	PORT=$PEER_PORT
-	kill "$PEER_PID" 2>/dev/null
-	wait "$PEER_PID" 2>/dev/null
-	PEER_PID=
-}
-
 # emu_on ADDR PORT PROFILE|--server ADDR:PORT: a postfix persona behind
 # PROFILE (or a transparent proxy to a server) on ADDR:PORT.
 emu_on() {
-	local addr=$1 port=$2 pf=$CASE_DIR/emu-$1.port i pid
+	local addr=$1 port=$2 pf=$CASE_DIR/emu-$1.port pid
 	local mode=(--persona postfix --profile "$3")
 	[ "$3" = --server ] && mode=(--server "$4")
 	"$EMU" --listen "$addr:$port" "${mode[@]}" --port-file "$pf" \
 		--max-seconds "$PEER_SECONDS" --quiet 2>"$CASE_DIR/emu-$addr.err" &
 	pid=$!
 	BG_PIDS+=("$pid")
-	for ((i = 0; i < 100; i++)); do
-		[ -s "$pf" ] && return 0
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
+	wait_port_file "$pf" "$pid" && return 0
 	fail "the emulator on $addr:$port did not start: $(head -c 300 "$CASE_DIR/emu-$addr.err")"
 	return 1
 }

@@ -228,27 +228,13 @@ have_ipv6() {
 # expect_perfdata_wellformed) and starts with the labels of the plugin's
 # contract; with TLS (TLS=1) more labels may follow (time_tls...).
 expect_perfdata_shape() {
-	local tls=$1 perf item items labels=() base
-	local contract="time time_connect time_banner time_ehlo extensions masked_extensions banner_masked"
-	local re="^'?([a-z_]+)'?=([0-9]+(\.[0-9]+)?|U)(s|us|ms|%|B|KB|MB|TB|c)?(;[0-9.:~@-]*){0,4}$"
-	if [[ $FIRST != *"|"* ]]; then
-		fail "no perfdata on the first line"
-		return
-	fi
-	perf=${FIRST#*|}
-	read -ra items <<<"$perf"
-	for item in "${items[@]}"; do
-		if [[ $item =~ $re ]]; then
-			labels+=("${BASH_REMATCH[1]}")
-		else
-			fail "malformed perfdata item: $item"
-		fi
-	done
-	base="${labels[*]:0:7}"
-	if [ "$base" != "$contract" ]; then
-		fail "perfdata labels are '${labels[*]}', expected '$contract' first"
-	elif [ ${#labels[@]} -gt 7 ] && [ "$tls" != 1 ]; then
-		fail "perfdata labels are '${labels[*]}', expected only '$contract' without TLS"
+	local tls=$1 base
+	perfdata_labels || return 0
+	base="${PERF_LABELS[*]:0:7}"
+	if [ "$base" != "$PERF_CONTRACT" ]; then
+		fail "perfdata labels are '${PERF_LABELS[*]}', expected '$PERF_CONTRACT' first"
+	elif [ ${#PERF_LABELS[@]} -gt 7 ] && [ "$tls" != 1 ]; then
+		fail "perfdata labels are '${PERF_LABELS[*]}', expected only '$PERF_CONTRACT' without TLS"
 	fi
 }
 

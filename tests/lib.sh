@@ -72,7 +72,9 @@ require_built() {
 	done
 }
 
-lib_cleanup() {
+# kill_bg_pids: kill each process of BG_PIDS by its pid, wait for them all,
+# empty the list.
+kill_bg_pids() {
 	local pid
 	for pid in "${BG_PIDS[@]}"; do
 		kill "$pid" 2>/dev/null
@@ -81,6 +83,10 @@ lib_cleanup() {
 		wait "$pid" 2>/dev/null
 	done
 	BG_PIDS=()
+}
+
+lib_cleanup() {
+	kill_bg_pids
 	if [ "${KEEP_TMP:-0}" = 1 ]; then
 		echo "# work folder kept: $WORK" >&2
 	else
@@ -178,10 +184,24 @@ finish() {
 
 # ---- the peer --------------------------------------------------------
 
+# wait_port_file FILE PID [ROUNDS]: wait until the helper PID, started in
+# the background with --port-file FILE, has written its port: true once
+# FILE is not empty; false if PID ends first or after ROUNDS (default 100)
+# rounds of 50 ms.
+wait_port_file() {
+	local file=$1 pid=$2 rounds=${3:-100} i
+	for ((i = 0; i < rounds; i++)); do
+		[ -s "$file" ] && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
 # peer_start SCRIPT [smtp-peer options...]: start a peer on
 # tests/peers/SCRIPT.txt (or a path) and wait until it listens.
 peer_start() {
-	local script=$1 i
+	local script=$1
 	shift
 	case $script in
 	*/*) ;;
@@ -194,16 +214,10 @@ peer_start() {
 		--max-seconds "$PEER_SECONDS" "$@" 2>"$CASE_DIR/peer.err" &
 	PEER_PID=$!
 	BG_PIDS+=("$PEER_PID")
-	for ((i = 0; i < 100; i++)); do
-		if [ -s "$portfile" ]; then
-			PEER_PORT=$(cat "$portfile")
-			return 0
-		fi
-		if ! kill -0 "$PEER_PID" 2>/dev/null; then
-			break
-		fi
-		sleep 0.05
-	done
+	if wait_port_file "$portfile" "$PEER_PID"; then
+		PEER_PORT=$(cat "$portfile")
+		return 0
+	fi
 	fail "the peer did not start: $(head -c 300 "$CASE_DIR/peer.err")"
 	PEER_PORT=1
 	return 1
@@ -228,6 +242,18 @@ peer_finish() {
 	if [ "$PEER_RC" -ge 2 ]; then
 		fail "the peer failed (exit $PEER_RC): $(head -c 300 "$CASE_DIR/peer.err")"
 	fi
+	PEER_PID=
+}
+
+# free_port: PORT gets a port that was free on loopback (held a moment on
+# 127.0.0.9 by a peer that refuses connections, then released for the
+# servers of the case).
+free_port() {
+	peer_start silent --listen 127.0.0.9 --connections 0
+	# shellcheck disable=SC2034 # for the suite
+	PORT=$PEER_PORT
+	kill "$PEER_PID" 2>/dev/null
+	wait "$PEER_PID" 2>/dev/null
 	PEER_PID=
 }
 
@@ -344,26 +370,38 @@ expect_perf_range() {
 	fi
 }
 
-# The perfdata has exactly the labels of the plugin's contract, each well
-# formed: label=value[UOM];[warn];[crit];[min];[max].
-expect_perfdata_wellformed() {
-	local perf item labels=() items want="time time_connect time_banner time_ehlo extensions masked_extensions banner_masked"
+# The perfdata labels of the plugin's contract, in order.
+PERF_CONTRACT="time time_connect time_banner time_ehlo extensions masked_extensions banner_masked"
+
+# perfdata_labels: each perfdata item of the first line is well formed
+# (label=value[UOM];[warn];[crit];[min];[max]), a failure recorded for
+# each that is not; PERF_LABELS gets the labels of the good ones, in order.
+# False (a failure recorded) if the first line has no perfdata.
+perfdata_labels() {
+	local perf item items
 	# value: a number or U (undetermined, monitoring-plugins guidelines)
 	local re="^'?([a-z_]+)'?=([0-9]+(\.[0-9]+)?|U)(s|us|ms|%|B|KB|MB|TB|c)?(;[0-9.:~@-]*){0,4}$"
+	PERF_LABELS=()
 	if [[ $FIRST != *"|"* ]]; then
 		fail "no perfdata on the first line"
-		return
+		return 1
 	fi
 	perf=${FIRST#*|}
 	read -ra items <<<"$perf"
 	for item in "${items[@]}"; do
 		if [[ $item =~ $re ]]; then
-			labels+=("${BASH_REMATCH[1]}")
+			PERF_LABELS+=("${BASH_REMATCH[1]}")
 		else
 			fail "malformed perfdata item: $item"
 		fi
 	done
-	[ "${labels[*]}" = "$want" ] || fail "perfdata labels are '${labels[*]}', expected '$want'"
+}
+
+# The perfdata has exactly the labels of the plugin's contract, each well
+# formed.
+expect_perfdata_wellformed() {
+	perfdata_labels || return 0
+	[ "${PERF_LABELS[*]}" = "$PERF_CONTRACT" ] || fail "perfdata labels are '${PERF_LABELS[*]}', expected '$PERF_CONTRACT'"
 }
 
 # The plugin ended within MS milliseconds.

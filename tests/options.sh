@@ -39,18 +39,15 @@ export LC_ALL=C
 # A port on 127.0.0.1 that refuses connections, held for the whole run.
 CLOSED_PID=
 start_closed_port() {
-	local pf=$WORK/closed.port i
+	local pf=$WORK/closed.port
 	"$PEER" --script "$PEERS_DIR/silent.txt" --connections 0 --port-file "$pf" \
 		--max-seconds 600 2>"$WORK/closed.err" &
 	CLOSED_PID=$!
 	BG_PIDS+=("$CLOSED_PID")
-	for ((i = 0; i < 100; i++)); do
-		if [ -s "$pf" ]; then
-			CLOSED=$(cat "$pf")
-			return 0
-		fi
-		sleep 0.05
-	done
+	if wait_port_file "$pf" "$CLOSED_PID"; then
+		CLOSED=$(cat "$pf")
+		return 0
+	fi
 	echo "cannot start the closed-port peer: $(head -c 300 "$WORK/closed.err")" >&2
 	exit 99
 }

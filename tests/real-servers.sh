@@ -50,12 +50,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-for bin in "$PLUGIN" "$PEER" "$EMU"; do
-	if [ ! -x "$bin" ]; then
-		echo "not built: $bin" >&2
-		exit 99
-	fi
-done
+require_built "$PLUGIN" "$PEER" "$EMU"
 for s in "${SERVERS[@]}"; do
 	if [ ! -x "$SERVERS_DIR/$s.sh" ]; then
 		echo "missing: $SERVERS_DIR/$s.sh" >&2
@@ -103,14 +98,8 @@ EMU_LOG=
 # connection would keep a server's process alive), then the servers, then
 # the work folder (lib.sh).
 suite_cleanup() {
-	local pid name
-	for pid in "${BG_PIDS[@]}"; do
-		kill "$pid" 2>/dev/null
-	done
-	for pid in "${BG_PIDS[@]}"; do
-		wait "$pid" 2>/dev/null
-	done
-	BG_PIDS=()
+	local name
+	kill_bg_pids
 	for name in "${!SRV_DIR[@]}"; do
 		if ! "$SERVERS_DIR/$name.sh" stop "${SRV_DIR[$name]}" >"$WORK/stop-$name.log" 2>&1; then
 			echo "# $name: stop failed:" >&2
@@ -371,7 +360,7 @@ expect_output_absent_tls() {
 # emu_start SERVER PROFILE: the emulator in proxy mode on a free port of
 # 127.0.0.1 (its own choice), relaying to the server; sets EMU_PORT.
 emu_start() {
-	local name=$1 profile=$2 portfile i
+	local name=$1 profile=$2 portfile
 	portfile=$WORK/emu-$name-$profile.port
 	EMU_LOG=$WORK/emu-$name-$profile.log
 	EMU_PORT=
@@ -380,15 +369,8 @@ emu_start() {
 		--port-file "$portfile" --max-seconds "$HELPER_SECONDS" 2>"$EMU_LOG" &
 	EMU_PID=$!
 	BG_PIDS+=("$EMU_PID")
-	for ((i = 0; i < 200; i++)); do
-		if [ -s "$portfile" ]; then
-			EMU_PORT=$(cat "$portfile")
-			return 0
-		fi
-		kill -0 "$EMU_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	return 1
+	wait_port_file "$portfile" "$EMU_PID" 200 || return 1
+	EMU_PORT=$(cat "$portfile")
 }
 
 emu_stop() {
@@ -871,17 +853,7 @@ start_worker() {
 	shift
 	(
 		trap 'exit 130' INT TERM HUP
-		# shellcheck disable=SC2317 # called by the trap
-		worker_cleanup() {
-			local pid
-			for pid in "${BG_PIDS[@]}"; do
-				kill "$pid" 2>/dev/null
-			done
-			for pid in "${BG_PIDS[@]}"; do
-				wait "$pid" 2>/dev/null
-			done
-		}
-		trap worker_cleanup EXIT
+		trap kill_bg_pids EXIT
 		BG_PIDS=()
 		TESTS_PASSED=0
 		TESTS_FAILED=0

@@ -14,19 +14,15 @@ require_built "$PLUGIN" "$PEER" "$EMU"
 
 # emu PROFILE: a postfix persona behind PROFILE on 127.0.0.1; EMU_PORT.
 emu() {
-	local pf=$CASE_DIR/emu-$1.port i pid
+	local pf=$CASE_DIR/emu-$1.port pid
 	"$EMU" --listen 127.0.0.1:0 --persona postfix --profile "$1" --port-file "$pf" \
 		--max-seconds "$PEER_SECONDS" --quiet 2>"$CASE_DIR/emu-$1.err" &
 	pid=$!
 	BG_PIDS+=("$pid")
-	for ((i = 0; i < 100; i++)); do
-		if [ -s "$pf" ]; then
-			EMU_PORT=$(cat "$pf")
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
+	if wait_port_file "$pf" "$pid"; then
+		EMU_PORT=$(cat "$pf")
+		return 0
+	fi
 	fail "the emulator ($1) did not start: $(head -c 300 "$CASE_DIR/emu-$1.err")"
 	EMU_PORT=1
 	return 1

@@ -23,16 +23,12 @@ can_unshare() {
 
 # emu_on ADDR PORT PROFILE: a postfix persona behind PROFILE on ADDR:PORT.
 emu_on() {
-	local pf=$CASE_DIR/emu-$1.port i pid
+	local pf=$CASE_DIR/emu-$1.port pid
 	"$EMU" --listen "$1:$2" --persona postfix --profile "$3" --port-file "$pf" \
 		--max-seconds "$PEER_SECONDS" --quiet 2>"$CASE_DIR/emu-$1.err" &
 	pid=$!
 	BG_PIDS+=("$pid")
-	for ((i = 0; i < 100; i++)); do
-		[ -s "$pf" ] && return 0
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
+	wait_port_file "$pf" "$pid" && return 0
 	fail "the emulator on $1:$2 did not start: $(head -c 300 "$CASE_DIR/emu-$1.err")"
 	return 1
 }
@@ -54,16 +50,6 @@ check_name() {
 	chmod +x "$CASE_DIR/wrap"
 	PLUGIN_PREFIX="unshare -m $CASE_DIR/wrap $PLUGIN_PREFIX" \
 		run_plugin "$bound" -H "$NAME" -F "$FQDN" "$@"
-}
-
-# free_port: PORT gets a port that was free (held on 127.0.0.9 by a peer
-# that refuses connections, then released for the servers of the case).
-free_port() {
-	peer_start silent --listen 127.0.0.9 --connections 0
-	PORT=$PEER_PORT
-	kill "$PEER_PID" 2>/dev/null
-	wait "$PEER_PID" 2>/dev/null
-	PEER_PID=
 }
 
 case_two_addresses() {

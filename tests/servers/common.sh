@@ -192,6 +192,17 @@ srv_kill_wait() {
     done
 }
 
+# srv_start_failed DIR OUTFILE MESSAGE: a start that failed: print OUTFILE
+# (what the start command said) and MESSAGE, then the server's log (the
+# script's cmd_log_to_stderr), and stop what is left of the server.
+srv_start_failed() {
+    local dir=$1
+    cat "$2" >&2
+    srv_note "$3"
+    cmd_log_to_stderr "$dir"
+    srv_kill_wait "srv_pids $dir"
+}
+
 # srv_check_ours DIR KIND: fail unless DIR carries the marker of KIND.
 srv_check_ours() {
     local dir=$1 kind=$2 mark

@@ -163,17 +163,11 @@ cmd_start() {
     # -bd: daemon, forks into the background; its stdio goes to a file, so a
     # caller reading our output through a pipe is never held open by it.
     if ! "$EXIM" -C "$dir/exim.conf" -bd </dev/null >"$dir/log/daemon.out" 2>&1; then
-        cat "$dir/log/daemon.out" >&2
-        srv_note "'exim -C $dir/exim.conf -bd' failed; log follows"
-        cmd_log_to_stderr "$dir"
-        srv_kill_wait "srv_pids $dir"
+        srv_start_failed "$dir" "$dir/log/daemon.out" "'exim -C $dir/exim.conf -bd' failed; log follows"
         exit 1
     fi
     if ! srv_wait_greeting "$port" "srv_pids $dir"; then
-        cat "$dir/log/daemon.out" >&2
-        srv_note "Exim did not come up on 127.0.0.1:$port; log follows"
-        cmd_log_to_stderr "$dir"
-        srv_kill_wait "srv_pids $dir"
+        srv_start_failed "$dir" "$dir/log/daemon.out" "Exim did not come up on 127.0.0.1:$port; log follows"
         [ "$(srv_greeting "$port" || true)" = "" ] || exit 3
         exit 1
     fi

@@ -268,17 +268,11 @@ cmd_start() {
 
     # MAIL_CONFIG would otherwise win over -c in some Postfix tools.
     if ! env -u MAIL_CONFIG "$POSTFIX" -c "$run/etc" start >"$run/start.log" 2>&1; then
-        cat "$run/start.log" >&2
-        srv_note "'postfix -c $run/etc start' failed; log follows"
-        cmd_log_to_stderr "$dir"
-        srv_kill_wait "srv_pids $dir"
+        srv_start_failed "$dir" "$run/start.log" "'postfix -c $run/etc start' failed; log follows"
         exit 1
     fi
     if ! srv_wait_greeting "$port" "srv_pids $dir"; then
-        cat "$run/start.log" >&2
-        srv_note "Postfix did not come up on 127.0.0.1:$port; log follows"
-        cmd_log_to_stderr "$dir"
-        srv_kill_wait "srv_pids $dir"
+        srv_start_failed "$dir" "$run/start.log" "Postfix did not come up on 127.0.0.1:$port; log follows"
         [ "$(srv_greeting "$port" || true)" = "" ] || exit 3
         exit 1
     fi
