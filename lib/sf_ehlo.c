@@ -22,36 +22,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int is_blank(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static int is_alnum(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-static char ascii_lower(char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
-
-/* 1 if a and b are equal ignoring ASCII case. */
-static int ascii_caseeq(const char *a, const char *b)
-{
-	for (; *a != '\0' && *b != '\0'; a++, b++)
-		if (ascii_lower(*a) != ascii_lower(*b))
-			return 0;
-	return *a == *b;
-}
+#include "sf_ascii.h"
 
 int sf_keyword_valid(const char *s, size_t len)
 {
-	if (s == NULL || len == 0 || !is_alnum(s[0]))
+	if (s == NULL || len == 0 || !sf_is_alnum((unsigned char)s[0]))
 		return 0;
 	for (size_t i = 1; i < len; i++)
-		if (!is_alnum(s[i]) && s[i] != '-')
+		if (!sf_is_alnum((unsigned char)s[i]) && s[i] != '-')
 			return 0;
 	return 1;
 }
@@ -72,18 +50,12 @@ int sf_is_x_mask(const char *text, size_t len, char *letter)
  * after the blanks that follow it. */
 static const char *split_token(const char *text, size_t len, const char **tok, size_t *toklen)
 {
-	const char *end = text + len;
-	const char *p = text;
+	size_t a = sf_skip_blanks(text, len, 0);
+	size_t e = sf_token_end(text, len, a);
 
-	while (p < end && is_blank(*p))
-		p++;
-	*tok = p;
-	while (p < end && !is_blank(*p))
-		p++;
-	*toklen = (size_t)(p - *tok);
-	while (p < end && is_blank(*p))
-		p++;
-	return p;
+	*tok = text + a;
+	*toklen = e - a;
+	return text + sf_skip_blanks(text, len, e);
 }
 
 /* Fill x from reply line i of r. */
@@ -162,7 +134,7 @@ const struct sf_ehlo_ext *sf_ehlo_find(const struct sf_ehlo *e, const char *keyw
 		 * start must not pass for a keyword of exactly that length. */
 		if (x->masked || (!x->valid && strlen(x->keyword) == SF_EHLO_KEYWORD_MAX))
 			continue;
-		if (ascii_caseeq(x->keyword, keyword))
+		if (sf_ci_equal(x->keyword, keyword))
 			return x;
 	}
 	return NULL;

@@ -17,6 +17,8 @@
 
 #include <string.h>
 
+#include "sf_ascii.h"
+
 /* --- well-known boxes, indexed by enum sf_box_id ------------------------ */
 
 #define REMEDY_POSTFIX \
@@ -145,23 +147,11 @@ struct tok {
 	size_t n;
 };
 
+/* Blanks of a banner text: SP and HTAB, and CR and LF so that greeting
+ * lines joined into one text split as they would one by one. */
 static int is_blank(char c)
 {
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static unsigned char ascii_lower(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
-}
-
-/* 1 if a[0..n) equals b[0..n), ASCII letters compared without case. */
-static int ci_eq(const char *a, const char *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i]))
-			return 0;
-	return 1;
+	return sf_is_blank((unsigned char)c) || c == '\r' || c == '\n';
 }
 
 static int is_hex(char c)
@@ -198,7 +188,7 @@ static int word_match(const struct tok *t, const char *words)
 		const char *bar = strchr(w, '|');
 		size_t wn = bar ? (size_t)(bar - w) : strlen(w);
 
-		if (wn == t->n && ci_eq(t->p, w, wn))
+		if (wn == t->n && sf_ci_equal_n(t->p, w, wn))
 			return 1;
 		if (bar == NULL)
 			return 0;
@@ -215,7 +205,7 @@ static int tok_match(const struct tok *t, const struct tok_pat *tp)
 		return word_match(t, tp->s);
 	case TK_PATH:
 		sn = strlen(tp->s);
-		if (t->n < sn || !ci_eq(t->p, tp->s, sn))
+		if (t->n < sn || !sf_ci_equal_n(t->p, tp->s, sn))
 			return 0;
 		return t->n == sn || t->p[sn] == '/';
 	case TK_PAREN:
@@ -273,4 +263,62 @@ const struct sf_box *sf_fingerprint_banner(const char *text, size_t len)
 		if (row_match(text, len, &fp_rows[i]))
 			return &fp_rows[i].box;
 	return NULL;
+}
+
+/* --- the masked banner ---------------------------------------------------- */
+
+/* PIX 4.x: "SMTP/cmap ready", possibly padded with underscores. */
+static int is_cmap_text(const char *s, size_t len)
+{
+	static const char prefix[] = "smtp/cmap";
+	size_t i = sf_skip_blanks(s, len, 0);
+
+	/* Seen as "SMTP/cmap ready" padded with '_' (DOMAIN.md 1) and as
+	 * "SMTP/cmap____..._ read" (the padding cut into "ready"): after the
+	 * prefix, only '_', blanks and the letters of "ready". */
+	if (len - i < sizeof prefix - 1 || !sf_ci_word(s + i, sizeof prefix - 1, prefix))
+		return 0;
+	i += sizeof prefix - 1;
+	if (i < len && s[i] != '_' && !sf_is_blank((unsigned char)s[i]))
+		return 0; /* "SMTP/cmapready" is some other text */
+	for (; i < len; i++) {
+		int c = sf_lower((unsigned char)s[i]);
+		if (c != '_' && !sf_is_blank((unsigned char)s[i]) && (c == '\0' || strchr("ready", c) == NULL))
+			return 0;
+	}
+	return 1;
+}
+
+int sf_banner_masked(const struct sf_reply *greeting, const struct sf_box **box)
+{
+	size_t stars = 0, kept = 0;
+	int masked = 1;
+
+	if (box != NULL)
+		*box = NULL;
+	if (greeting == NULL)
+		return 0;
+	for (size_t i = 0; i < greeting->nlines; i++) {
+		size_t n;
+		const char *t = sf_reply_text(greeting, i, &n);
+
+		if (is_cmap_text(t, n)) {
+			if (box != NULL)
+				*box = sf_box_get(SF_BOX_PIX4);
+			return 1;
+		}
+		for (size_t k = 0; k < n; k++) {
+			if (t[k] == '*')
+				stars++;
+			else if (t[k] == '2' || t[k] == '0')
+				kept++;
+			else if (!sf_is_blank((unsigned char)t[k]))
+				masked = 0;
+		}
+	}
+	if (!masked || stars == 0)
+		return 0;
+	if (box != NULL)
+		*box = sf_box_get(kept ? SF_BOX_PIX_OLD : SF_BOX_CISCO_ASA);
+	return 1;
 }

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "sf_reply.h"
+
 /* A known middlebox. Static storage: valid for the life of the process. */
 struct sf_box {
 	const char *id;     /* short stable id, e.g. "cisco-asa" */
@@ -36,5 +38,11 @@ const struct sf_box *sf_fingerprint_banner(const char *text, size_t len);
 /* Number of rows in the banner fingerprint table, and row i (for tests). */
 size_t sf_fingerprint_count(void);
 const struct sf_box *sf_fingerprint_at(size_t i);
+
+/* The banner test alone (DOMAIN.md 1): 1 if every greeting line's text is
+ * made of '*', '2', '0', blanks, with at least one '*' in all; sets *box to
+ * the PIX (2/0 survived) or ASA (only '*') row. PIX 4's "SMTP/cmap" banner
+ * also counts, with the PIX 4 row. */
+int sf_banner_masked(const struct sf_reply *greeting, const struct sf_box **box);
 
 #endif /* SF_FINGERPRINTS_H */

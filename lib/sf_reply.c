@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sf_ascii.h"
 #include "sf_common.h"
 
 #define ERRLINE_MAX 80U    /* octets of the offending line kept as evidence */
@@ -611,4 +612,66 @@ void sf_reply_free(struct sf_reply *r)
 			free(r->lines[i].raw);
 	free(r->lines);
 	free(r);
+}
+
+/* --- classifiers of a reply's text --------------------------------------- */
+
+int sf_text_has_x_echo(const char *text, size_t len)
+{
+	size_t i = 0;
+
+	if (text == NULL)
+		return 0;
+	while ((i = sf_skip_blanks(text, len, i)) < len) {
+		size_t e = sf_token_end(text, len, i);
+		size_t a = i, z = e, k;
+
+		/* quotes and punctuation around the X's are allowed */
+		while (a < z && !sf_is_alnum((unsigned char)text[a]))
+			a++;
+		while (z > a && !sf_is_alnum((unsigned char)text[z - 1]))
+			z--;
+		for (k = a; k < z && text[k] == 'X'; k++)
+			;
+		if (k == z && z - a >= 4)
+			return 1;
+		i = e;
+	}
+	return 0;
+}
+
+/* 1 if s[0..n) is an RFC 3463 enhanced status code: class "2", "4" or "5",
+ * then 1-3 digits, '.', 1-3 digits. */
+static int is_status_code(const char *s, size_t n)
+{
+	size_t i = 1;
+
+	if (n < 5 || (s[0] != '2' && s[0] != '4' && s[0] != '5') || s[1] != '.')
+		return 0;
+	for (int part = 0; part < 2; part++) {
+		size_t start = ++i; /* past the '.' */
+
+		while (i < n && i - start < 3 && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == start)
+			return 0;
+		if (part == 0 && (i >= n || s[i] != '.'))
+			return 0;
+	}
+	return i == n;
+}
+
+int sf_reply_is_noop_like(const struct sf_reply *r)
+{
+	size_t n, a, e;
+	const char *t;
+
+	if (r == NULL || r->code != 250 || r->nlines != 1)
+		return 0;
+	t = sf_reply_text(r, 0, &n);
+	a = sf_skip_blanks(t, n, 0);
+	if (a == n) /* a bare "250": no domain either */
+		return 1;
+	e = sf_token_end(t, n, a);
+	return is_status_code(t + a, e - a) || sf_ci_word(t + a, e - a, "ok");
 }

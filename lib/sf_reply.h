@@ -108,4 +108,16 @@ const char *sf_reply_text(const struct sf_reply *r, size_t i, size_t *len);
 /* Release a reply. NULL is a no-op. */
 void sf_reply_free(struct sf_reply *r);
 
+/* 1 if a 4xx/5xx text echoes an X-ed command: a token of 4 or more 'X'
+ * (upper case only; quotes and punctuation around it allowed, so "XXXX",
+ * 'XXXXXXXX' and XXXX: count, XCLIENT and X-XXXX do not). Never reads past
+ * len. */
+int sf_text_has_x_echo(const char *text, size_t len);
+
+/* 1 if a single-line 250 reply looks like a NOOP answer rather than an EHLO
+ * greeting: its first token is an enhanced status code (RFC 3463 d.ddd.ddd)
+ * or "Ok" in any case, or it has no text at all (no domain). "250
+ * mail.example.com" is a real EHLO reply and does not count. */
+int sf_reply_is_noop_like(const struct sf_reply *r);
+
 #endif /* SF_REPLY_H */
