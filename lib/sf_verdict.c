@@ -1,13 +1,17 @@
 /*
- * sf_verdict.c - from the greeting, the EHLO reply and (when it was sent)
- * the HELO reply: the findings, each with its default state, a summary in
- * plain words, the lines that prove it and the box it points to.
+ * sf_verdict.c - the judge: from the facts of a check (sf_verdict.h), the
+ * findings, each with its state, a summary in plain words, the lines that
+ * prove it and the box it points to; then the state of the whole and one
+ * line that says it.
  *
- * What it sees is one reply of each: a box that removes EHLO lines without
- * a trace (Zorp, F-Secure) shows only against a reference list, which is
- * not this module's job. What it must never do is flag a healthy server:
- * banners with a few asterisks or with dates, real X-extensions and
- * lower-case keywords are clean (DOMAIN.md 1, 2).
+ * Judges are rows of a table (judges[] below), one per kind, each reading
+ * the prepared facts (struct ctx: the EHLO lists parsed once) and adding at
+ * most a finding or two. What a single reply cannot show -- a box that
+ * removes EHLO lines without a trace (Zorp, F-Secure) -- shows only against
+ * a reference: the list inside TLS, the reference path, the baseline. What
+ * it must never do is flag a healthy server: banners with a few asterisks
+ * or with dates, real X-extensions and lower-case keywords are clean
+ * (doc/inspection-boxes.md).
  *
  * Every string in a verdict is a copy owned by it; on out-of-memory the
  * half-made verdict is freed and -1 returned.
@@ -18,30 +22,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sf_ascii.h"
+#include "sf_text.h"
+
 /* --- kinds --------------------------------------------------------------- */
 
 static const struct sf_kind_info kinds[SF_FIND__COUNT] = {
-	[SF_FIND_BANNER_MASKED] = {"banner-masked", SF_WARNING, "greeting banner masked"},
-	[SF_FIND_EXT_MASKED] = {"extensions-masked", SF_CRITICAL, "ESMTP extensions masked"},
-	[SF_FIND_EHLO_REFUSED] = {"ehlo-refused", SF_CRITICAL, "EHLO refused"},
-	[SF_FIND_EHLO_NOOP] = {"ehlo-noop", SF_CRITICAL, "EHLO answered like NOOP"},
-	[SF_FIND_EXT_MISSING] = {"missing-extension", SF_CRITICAL, "required extension not offered"},
-	[SF_FIND_EXT_INCONSISTENT] = {"inconsistent-extensions", SF_WARNING, "inconsistent extension list"},
-	[SF_FIND_FINGERPRINT] = {"fingerprint", SF_OK, "SMTP proxy recognised by its banner"},
+	[SF_FIND_BANNER_MASKED] = {"banner-masked", SF_WARNING, "greeting banner masked", 1},
+	[SF_FIND_EXT_MASKED] = {"extensions-masked", SF_CRITICAL, "ESMTP extensions masked", 1},
+	[SF_FIND_EHLO_REFUSED] = {"ehlo-refused", SF_CRITICAL, "EHLO refused", 1},
+	[SF_FIND_EHLO_NOOP] = {"ehlo-noop", SF_CRITICAL, "EHLO answered like NOOP", 1},
+	[SF_FIND_EXT_MISSING] = {"missing-extension", SF_CRITICAL, "required extension not offered", 1},
+	[SF_FIND_EXT_INCONSISTENT] = {"inconsistent-extensions", SF_WARNING, "inconsistent extension list", 1},
+	[SF_FIND_FINGERPRINT] = {"fingerprint", SF_OK, "SMTP proxy recognised by its banner", 1},
 	[SF_FIND_EXT_STRIPPED] = {"extensions-stripped", SF_CRITICAL,
-				  "extensions offered inside TLS but hidden outside"},
+				  "extensions offered inside TLS but hidden outside", 1},
 	[SF_FIND_STARTTLS_REFUSED] = {"starttls-refused", SF_CRITICAL,
-				      "STARTTLS masked or refused on the way"},
-	[SF_FIND_TLS_FAILED] = {"tls-failed", SF_CRITICAL, "TLS handshake after STARTTLS failed"},
-	[SF_FIND_STARTTLS_MISSING] = {"starttls-missing", SF_WARNING, "STARTTLS not offered (-S)"},
+				      "STARTTLS masked or refused on the way", 1},
+	[SF_FIND_TLS_FAILED] = {"tls-failed", SF_CRITICAL, "TLS handshake after STARTTLS failed", 1},
+	[SF_FIND_STARTTLS_MISSING] = {"starttls-missing", SF_WARNING, "STARTTLS not offered (-S)", 1},
 	[SF_FIND_PROBE] = {"probe-rejected", SF_CRITICAL,
-			   "probe command rewritten or punished on the way (--probe)"},
+			   "probe command rewritten or punished on the way (--probe)", 1},
 	[SF_FIND_REF_MISSING] = {"reference-missing", SF_CRITICAL,
-				 "extensions offered on the reference path but missing or masked (--reference)"},
+				 "extensions offered on the reference path but missing or masked (--reference)", 1},
 	[SF_FIND_REF_BANNER] = {"reference-banner", SF_WARNING,
-				"greeting differs from the reference path's (--reference)"},
+				"greeting differs from the reference path's (--reference)", 1},
 	[SF_FIND_BASELINE_CHANGED] = {"baseline-changed", SF_WARNING,
-				      "extensions gone or greeting changed since the last clean run (--baseline)"},
+				      "extensions gone or greeting changed since the last clean run (--baseline)", 1},
+	[SF_FIND_SESSION_FAILED] = {NULL, SF_CRITICAL, "the conversation could not be held", 0},
+	[SF_FIND_GREETING_REFUSED] = {NULL, SF_CRITICAL, "the server refuses the session", 0},
+	[SF_FIND_SERVER_CLOSED] = {NULL, SF_CRITICAL, "the server ended the session itself", 0},
+	[SF_FIND_RESPONSE_TIME] = {NULL, SF_WARNING, "response time past its threshold", 0},
+	[SF_FIND_REF_UNUSABLE] = {NULL, SF_UNKNOWN, "no comparison with the reference path", 0},
+	[SF_FIND_LOCAL] = {NULL, SF_UNKNOWN, "this host failed", 0},
 };
 
 const struct sf_kind_info *sf_kind_info(enum sf_kind k)
@@ -164,15 +177,27 @@ static int evidence_reply(struct sf_finding *f, const struct sf_reply *r)
 	return 0;
 }
 
-/* Worst state first; equal states keep their order (insertion sort: the
- * list is a handful long). */
+/* 1 if finding a goes after b: a less bad state, then a less bad default. */
+static int goes_after(const struct sf_finding *a, const struct sf_finding *b)
+{
+	int ra = sf_state_rank(a->state), rb = sf_state_rank(b->state);
+
+	if (ra != rb)
+		return ra < rb;
+	return sf_state_rank(kinds[a->kind].default_state) <
+	       sf_state_rank(kinds[b->kind].default_state);
+}
+
+/* Worst state first (the user's overrides applied), then the worse default;
+ * otherwise findings keep the order the judges found them in (insertion
+ * sort: the list is a handful long). */
 static void findings_sort(struct sf_verdict *v)
 {
 	for (size_t i = 1; i < v->nfindings; i++) {
 		struct sf_finding f = v->findings[i];
 		size_t j = i;
 
-		while (j > 0 && sf_state_rank(v->findings[j - 1].state) < sf_state_rank(f.state)) {
+		while (j > 0 && goes_after(&v->findings[j - 1], &f)) {
 			v->findings[j] = v->findings[j - 1];
 			j--;
 		}
@@ -215,112 +240,11 @@ void sf_verdict_free(struct sf_verdict *v)
 		free(f->summary);
 	}
 	free(v->findings);
+	free(v->line);
 	free(v);
 }
 
-/* --- the banner (DOMAIN.md 1) --------------------------------------------- */
-
-static int is_blank(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static unsigned char ascii_lower(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
-}
-
-/* 1 if s[0..n) equals the lower-case word w, ASCII case ignored. */
-static int ci_word(const char *s, size_t n, const char *w)
-{
-	size_t i;
-
-	for (i = 0; i < n && w[i] != '\0'; i++)
-		if (ascii_lower((unsigned char)s[i]) != (unsigned char)w[i])
-			return 0;
-	return i == n && w[i] == '\0';
-}
-
-/* 1 if the strings are equal, ASCII case ignored. */
-static int ci_equal(const char *a, const char *b)
-{
-	for (; *a != '\0' && *b != '\0'; a++, b++)
-		if (ascii_lower((unsigned char)*a) != ascii_lower((unsigned char)*b))
-			return 0;
-	return *a == *b;
-}
-
-/* Skip blanks from i; return the new index. */
-static size_t skip_blanks(const char *s, size_t len, size_t i)
-{
-	while (i < len && is_blank(s[i]))
-		i++;
-	return i;
-}
-
-/* End of the token that starts at i. */
-static size_t token_end(const char *s, size_t len, size_t i)
-{
-	while (i < len && !is_blank(s[i]))
-		i++;
-	return i;
-}
-
-/* PIX 4.x: "SMTP/cmap ready", possibly padded with underscores. */
-static int is_cmap_text(const char *s, size_t len)
-{
-	static const char prefix[] = "smtp/cmap";
-	size_t i = skip_blanks(s, len, 0);
-
-	/* Seen as "SMTP/cmap ready" padded with '_' (DOMAIN.md 1) and as
-	 * "SMTP/cmap____..._ read" (the padding cut into "ready"): after the
-	 * prefix, only '_', blanks and the letters of "ready". */
-	if (len - i < sizeof prefix - 1 || !ci_word(s + i, sizeof prefix - 1, prefix))
-		return 0;
-	i += sizeof prefix - 1;
-	if (i < len && s[i] != '_' && !is_blank(s[i]))
-		return 0; /* "SMTP/cmapready" is some other text */
-	for (; i < len; i++) {
-		unsigned char c = ascii_lower((unsigned char)s[i]);
-		if (c != '_' && !is_blank(s[i]) && (c == '\0' || strchr("ready", c) == NULL))
-			return 0;
-	}
-	return 1;
-}
-
-int sf_banner_masked(const struct sf_reply *greeting, const struct sf_box **box)
-{
-	size_t stars = 0, kept = 0;
-	int masked = 1;
-
-	if (box != NULL)
-		*box = NULL;
-	if (greeting == NULL)
-		return 0;
-	for (size_t i = 0; i < greeting->nlines; i++) {
-		size_t n;
-		const char *t = sf_reply_text(greeting, i, &n);
-
-		if (is_cmap_text(t, n)) {
-			if (box != NULL)
-				*box = sf_box_get(SF_BOX_PIX4);
-			return 1;
-		}
-		for (size_t k = 0; k < n; k++) {
-			if (t[k] == '*')
-				stars++;
-			else if (t[k] == '2' || t[k] == '0')
-				kept++;
-			else if (!is_blank(t[k]))
-				masked = 0;
-		}
-	}
-	if (!masked || stars == 0)
-		return 0;
-	if (box != NULL)
-		*box = sf_box_get(kept ? SF_BOX_PIX_OLD : SF_BOX_CISCO_ASA);
-	return 1;
-}
+/* --- the banner ------------------------------------------------------------ */
 
 static int judge_banner(const struct sf_reply *g, struct sf_verdict *v)
 {
@@ -360,72 +284,7 @@ static int judge_fingerprint(const struct sf_reply *g, struct sf_verdict *v)
 	return 0;
 }
 
-/* --- EHLO refused or NOOP-ed (DOMAIN.md 2) ---------------------------------- */
-
-static int is_alnum(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-}
-
-int sf_text_has_x_echo(const char *text, size_t len)
-{
-	size_t i = 0;
-
-	if (text == NULL)
-		return 0;
-	while ((i = skip_blanks(text, len, i)) < len) {
-		size_t e = token_end(text, len, i);
-		size_t a = i, z = e, k;
-
-		/* quotes and punctuation around the X's are allowed */
-		while (a < z && !is_alnum(text[a]))
-			a++;
-		while (z > a && !is_alnum(text[z - 1]))
-			z--;
-		for (k = a; k < z && text[k] == 'X'; k++)
-			;
-		if (k == z && z - a >= 4)
-			return 1;
-		i = e;
-	}
-	return 0;
-}
-
-/* 1 if s[0..n) is an RFC 3463 enhanced status code: class "2", "4" or "5",
- * then 1-3 digits, '.', 1-3 digits. */
-static int is_status_code(const char *s, size_t n)
-{
-	size_t i = 1;
-
-	if (n < 5 || (s[0] != '2' && s[0] != '4' && s[0] != '5') || s[1] != '.')
-		return 0;
-	for (int part = 0; part < 2; part++) {
-		size_t start = ++i; /* past the '.' */
-
-		while (i < n && i - start < 3 && s[i] >= '0' && s[i] <= '9')
-			i++;
-		if (i == start)
-			return 0;
-		if (part == 0 && (i >= n || s[i] != '.'))
-			return 0;
-	}
-	return i == n;
-}
-
-int sf_reply_is_noop_like(const struct sf_reply *r)
-{
-	size_t n, a, e;
-	const char *t;
-
-	if (r == NULL || r->code != 250 || r->nlines != 1)
-		return 0;
-	t = sf_reply_text(r, 0, &n);
-	a = skip_blanks(t, n, 0);
-	if (a == n) /* a bare "250": no domain either */
-		return 1;
-	e = token_end(t, n, a);
-	return is_status_code(t + a, e - a) || ci_word(t + a, e - a, "ok");
-}
+/* --- EHLO refused or NOOP-ed --------------------------------------------------- */
 
 /* What the HELO fallback showed, appended to a summary. */
 static void helo_note(struct sbuf *b, const struct sf_reply *helo)
@@ -483,7 +342,7 @@ static int judge_noop(const struct sf_verdict_input *in, struct sf_verdict *v,
 	return evidence_reply(f, in->helo);
 }
 
-/* --- the EHLO list (DOMAIN.md 2) ------------------------------------------- */
+/* --- the EHLO list ------------------------------------------------------------ */
 
 /* Keywords ASA has been seen to mask, for a guess by the mask's length
  * (the mask keeps the length of keyword plus parameters). Only a guess:
@@ -569,7 +428,7 @@ static int judge_masked(const struct sf_reply *r, const struct sf_ehlo *e, struc
 static int required_seen(const struct sf_verdict_input *in, size_t i)
 {
 	for (size_t j = 0; j < i; j++)
-		if (in->required[j] != NULL && ci_equal(in->required[j], in->required[i]))
+		if (in->required[j] != NULL && sf_ci_equal(in->required[j], in->required[i]))
 			return 1;
 	return 0;
 }
@@ -659,53 +518,12 @@ static int judge_inconsistent(const struct sf_reply *r, const struct sf_ehlo *e,
 	return 0;
 }
 
-/* A 2xx EHLO reply: masks, missing and inconsistent extensions. etls is
- * the list inside TLS, or NULL. */
-static int judge_list(const struct sf_verdict_input *in, const struct sf_ehlo *etls,
-		      struct sf_verdict *v)
-{
-	struct sf_ehlo *e = NULL;
-	int rc;
-
-	if (sf_ehlo_parse(in->ehlo, &e) < 0)
-		return -1; /* the reply is 2xx, so this is out of memory */
-	v->extensions = (unsigned)e->next;
-	v->masked_extensions = (unsigned)ext_masked_count(e);
-	rc = judge_masked(in->ehlo, e, v);
-	if (rc == 0)
-		rc = judge_missing(in, e, etls, NULL, v);
-	if (rc == 0)
-		rc = judge_inconsistent(in->ehlo, e, v);
-	sf_ehlo_free(e);
-	return rc;
-}
-
-/* EHLO, if it was reached. A reply that is not 2xx counts as refused. */
-static int judge_ehlo(const struct sf_verdict_input *in, const struct sf_ehlo *etls,
-		      struct sf_verdict *v)
-{
-	const struct sf_reply *r = in->ehlo;
-	const struct sf_box *box = NULL;
-
-	int rc;
-
-	if (r == NULL)
-		return 0;
-	if (sf_reply_is_noop_like(r))
-		rc = judge_noop(in, v, &box);
-	else if (r->code >= 200 && r->code < 300)
-		return judge_list(in, etls, v);
-	else
-		rc = judge_refused(in, v, &box);
-	return rc < 0 ? -1 : judge_missing(in, NULL, etls, box, v);
-}
-
-/* --- STARTTLS as a witness (DOMAIN.md 3, RFC 3207) ------------------------ */
+/* --- STARTTLS as a witness (RFC 3207) ---------------------------------------- */
 
 static int in_list(const char *const *list, size_t n, const char *kw)
 {
 	for (size_t i = 0; i < n; i++)
-		if (list[i] != NULL && ci_equal(list[i], kw))
+		if (list[i] != NULL && sf_ci_equal(list[i], kw))
 			return 1;
 	return 0;
 }
@@ -819,29 +637,13 @@ static int judge_stripped(const struct sf_verdict_input *in, const struct sf_ehl
 	return 0;
 }
 
-/* -S: what STARTTLS and the list inside TLS say about the path. */
-static int judge_tls(const struct sf_verdict_input *in, const struct sf_ehlo *e,
-		     const struct sf_ehlo *etls, struct sf_verdict *v)
-{
-	if (!in->starttls_tried || in->starttls == NULL)
-		return 0; /* never sent, or no reply: the plugin reports the failure */
-	if (in->starttls->code != 220)
-		return judge_starttls_refused(in, e, v);
-	if (in->tls_error != NULL)
-		return judge_tls_failed(in, v);
-	if (etls == NULL)
-		return 0;
-	v->tls_extensions = (unsigned)etls->next;
-	return judge_stripped(in, e, etls, v);
-}
-
 /* --- probe commands ---------------------------------------------------------- */
 
 /* The command's verb (first word) and its length, for summaries. */
 static void probe_name(struct sbuf *b, const char *sent)
 {
 	size_t len = strlen(sent);
-	size_t verb = token_end(sent, len, 0);
+	size_t verb = sf_token_end(sent, len, 0);
 
 	sb_putn(b, sent, verb);
 	sb_puts(b, " (");
@@ -890,33 +692,6 @@ static int judge_probe(const struct sf_probe *p, const struct sf_ehlo *e,
 	if (evidence_add(f, p->sent, len < 80 ? len : 80) < 0)
 		return -1;
 	return evidence_reply(f, p->reply);
-}
-
-/* Parse r into *out when it is a 2xx reply; 0, or -1 if out of memory. */
-static int parse_if_2xx(const struct sf_reply *r, struct sf_ehlo **out)
-{
-	*out = NULL;
-	if (r == NULL || r->code < 200 || r->code >= 300 || sf_reply_is_noop_like(r))
-		return 0;
-	return sf_ehlo_parse(r, out);
-}
-
-/* TLS and probe findings, which need both lists. */
-static int judge_witnesses(const struct sf_verdict_input *in, const struct sf_ehlo *etls,
-			   struct sf_verdict *v)
-{
-	struct sf_ehlo *e = NULL;
-	int rc;
-
-	if (!in->starttls_tried && in->nprobes == 0)
-		return 0;
-	if (parse_if_2xx(in->ehlo, &e) < 0)
-		return -1;
-	rc = judge_tls(in, e, etls, v);
-	for (size_t i = 0; rc == 0 && i < in->nprobes; i++)
-		rc = judge_probe(&in->probes[i], e, etls, v);
-	sf_ehlo_free(e);
-	return rc;
 }
 
 /* --- the reference path (--reference) ----------------------------------- */
@@ -987,28 +762,6 @@ static int judge_ref_banner(const struct sf_verdict_input *in, struct sf_verdict
 	return 0;
 }
 
-/* --reference: what this path lacks against the path without the box. */
-static int judge_reference(const struct sf_verdict_input *in, struct sf_verdict *v)
-{
-	struct sf_ehlo *e = NULL, *eref = NULL;
-	int rc = 0;
-
-	if (in->ref_greeting == NULL)
-		return 0;
-	if (judge_ref_banner(in, v) < 0)
-		return -1;
-	if (parse_if_2xx(in->ref_ehlo, &eref) < 0)
-		return -1;
-	if (eref != NULL) {
-		rc = parse_if_2xx(in->ehlo, &e);
-		if (rc == 0)
-			rc = judge_ref_missing(in, e, eref, v);
-	}
-	sf_ehlo_free(e);
-	sf_ehlo_free(eref);
-	return rc;
-}
-
 /* --- the baseline (--baseline) ------------------------------------------- */
 
 /* 1 if keyword kw of the baseline is not offered (unmasked) in e. */
@@ -1020,19 +773,18 @@ static int baseline_lacking(const char *kw, const struct sf_ehlo *e)
 }
 
 /* Keywords gone and a changed greeting since the last clean run. */
-static int judge_baseline(const struct sf_verdict_input *in, struct sf_verdict *v)
+static int judge_baseline(const struct sf_verdict_input *in, const struct sf_ehlo *e,
+			  struct sf_verdict *v)
 {
 	struct sbuf b = {0};
-	struct sf_ehlo *e = NULL;
 	struct sf_finding *f;
-	const struct sf_reply_line *g = &in->greeting->lines[0];
+	const struct sf_reply_line *g;
 	int banner_changed;
 	size_t n = 0;
 
-	if (in->baseline_banner == NULL)
+	if (in->baseline_banner == NULL || in->greeting == NULL)
 		return 0;
-	if (parse_if_2xx(in->ehlo, &e) < 0)
-		return -1;
+	g = &in->greeting->lines[0];
 	for (size_t i = 0; i < in->nbaseline_kw; i++)
 		n += baseline_lacking(in->baseline_kw[i], e) ? 1U : 0U;
 	v->baseline_gone = (unsigned)n;
@@ -1052,7 +804,6 @@ static int judge_baseline(const struct sf_verdict_input *in, struct sf_verdict *
 			sb_puts(&b, in->baseline_kw[i]);
 		}
 	}
-	sf_ehlo_free(e);
 	if (banner_changed)
 		sb_puts(&b, n > 0 ? "; greeting changed since the last clean run"
 				  : "greeting changed since the last clean run");
@@ -1067,6 +818,453 @@ static int judge_baseline(const struct sf_verdict_input *in, struct sf_verdict *
 	return 0;
 }
 
+/* --- the conversation itself ------------------------------------------------ */
+
+/* Who a text is about: a name and an address. */
+struct who {
+	const char *target;  /* NULL: "the server" */
+	const char *address; /* NULL: none shown */
+	double timeout;
+};
+
+/* "target (address)" for texts. */
+static void put_who(struct sbuf *b, const struct who *w, int with_address)
+{
+	sb_puts(b, w->target != NULL ? w->target : "the server");
+	if (with_address && w->address != NULL) {
+		sb_puts(b, " (");
+		sb_puts(b, w->address);
+		sb_puts(b, ")");
+	}
+}
+
+static void put_target(struct sbuf *b, const struct sf_verdict_input *in, int with_address)
+{
+	struct who w = {in->target, in->address, in->timeout};
+
+	put_who(b, &w, with_address);
+}
+
+/* A number of seconds: to the millisecond ("1.250"), or short ("1.25"). */
+static void put_seconds(struct sbuf *b, double sec, int ms)
+{
+	char num[48];
+	int w = ms ? snprintf(num, sizeof num, "%.3f", sec) : snprintf(num, sizeof num, "%g", sec);
+
+	if (w > 0 && (size_t)w < sizeof num)
+		sb_putn(b, num, (size_t)w);
+}
+
+/* Where it ended, after a blank, if known. */
+static void put_step(struct sbuf *b, const struct sf_conv *cv)
+{
+	if (cv->step != NULL && cv->step[0] != '\0') {
+		sb_puts(b, " ");
+		sb_puts(b, cv->step);
+	}
+}
+
+static void put_reason(struct sbuf *b, const struct sf_conv *cv)
+{
+	sb_puts(b, cv->reason != NULL && cv->reason[0] != '\0' ? cv->reason : "no reason given");
+}
+
+/* The failure to hold conversation cv, in words. */
+static void describe_end(struct sbuf *b, const struct who *w, const struct sf_conv *cv)
+{
+	switch (cv->end) {
+	case SF_END_CONNECT_FAILED:
+		sb_puts(b, "cannot connect to ");
+		put_who(b, w, 1);
+		sb_puts(b, ": ");
+		put_reason(b, cv);
+		break;
+	case SF_END_TIMEOUT:
+		sb_puts(b, cv->mid_reply ? "no complete answer from " : "no answer from ");
+		put_who(b, w, 1);
+		sb_puts(b, " within ");
+		put_seconds(b, w->timeout, 0);
+		sb_puts(b, " s,");
+		put_step(b, cv);
+		break;
+	case SF_END_RESET:
+		sb_puts(b, "connection reset by ");
+		put_who(b, w, 1);
+		put_step(b, cv);
+		break;
+	case SF_END_CLOSED:
+		put_who(b, w, 1);
+		sb_puts(b, " closed the connection");
+		put_step(b, cv);
+		if (cv->mid_reply)
+			sb_puts(b, ", in the middle of a reply");
+		break;
+	case SF_END_PROTOCOL:
+		put_who(b, w, 1);
+		sb_puts(b, " does not speak SMTP: ");
+		put_reason(b, cv);
+		sb_puts(b, ",");
+		put_step(b, cv);
+		sb_puts(b, " (it sent \"");
+		if (cv->line != NULL)
+			sb_putn(b, cv->line, cv->line_len);
+		sb_puts(b, "\")");
+		break;
+	case SF_END_TOO_MUCH:
+		put_who(b, w, 1);
+		sb_puts(b, " sent more than ");
+		sb_putz(b, SF_CONN_BYTES_MAX);
+		sb_puts(b, " bytes");
+		put_step(b, cv);
+		break;
+	case SF_END_UNSOLICITED:
+		put_who(b, w, 1);
+		sb_puts(b, " sent a reply before the command it answers,");
+		put_step(b, cv);
+		break;
+	case SF_END_CLEARTEXT_AFTER_STARTTLS:
+		put_who(b, w, 1);
+		sb_puts(b, " sent clear-text data after agreeing to STARTTLS, before the TLS"
+			   " handshake (RFC 3207 5 forbids it)");
+		break;
+	case SF_END_TLS_FAILED:
+		sb_puts(b, "TLS handshake with ");
+		put_who(b, w, 1);
+		sb_puts(b, " failed: ");
+		put_reason(b, cv);
+		break;
+	case SF_END_IO_ERROR:
+		sb_puts(b, "network error with ");
+		put_who(b, w, 1);
+		put_step(b, cv);
+		sb_puts(b, ": ");
+		put_reason(b, cv);
+		break;
+	case SF_END_LOCAL:
+		sb_puts(b, "this host failed to check ");
+		put_who(b, w, 1);
+		sb_puts(b, ": ");
+		put_reason(b, cv);
+		break;
+	case SF_END_COMPLETE:
+	default:
+		sb_puts(b, "the conversation ended in an unknown way");
+		break;
+	}
+}
+
+/* A conversation that could not be held; prefix names which one. */
+static int judge_end(const struct sf_verdict_input *in, const struct sf_conv *cv,
+		     const char *prefix, struct sf_verdict *v)
+{
+	struct sbuf b = {0};
+	struct sf_finding *f;
+
+	if (cv->end == SF_END_COMPLETE)
+		return 0;
+	struct who w = {in->target, in->address, in->timeout};
+
+	sb_puts(&b, prefix);
+	describe_end(&b, &w, cv);
+	f = finding_add(v, cv->end == SF_END_LOCAL ? SF_FIND_LOCAL : SF_FIND_SESSION_FAILED, NULL, &b);
+	if (f == NULL)
+		return -1;
+	if (cv->end == SF_END_PROTOCOL && cv->line != NULL)
+		return evidence_add(f, cv->line, cv->line_len);
+	return 0;
+}
+
+/* The server's own "go away": a greeting that is not 220, or a 421 to any
+ * command but QUIT (RFC 5321 3.8: the server is closing). */
+static int judge_server_said(const struct sf_verdict_input *in, enum sf_kind k,
+			     const struct sf_reply *r, const char *what, struct sf_verdict *v)
+{
+	struct sbuf b = {0};
+	struct sf_finding *f;
+
+	put_target(&b, in, 0);
+	sb_puts(&b, what);
+	sb_putn(&b, r->lines[0].raw, r->lines[0].len);
+	sb_puts(&b, "\"");
+	f = finding_add(v, k, NULL, &b);
+	return f == NULL ? -1 : evidence_reply(f, r);
+}
+
+/* --- the table of judges ------------------------------------------------------ */
+
+/* The facts every judge reads, the EHLO lists parsed once. */
+struct ctx {
+	const struct sf_verdict_input *in;
+	const struct sf_ehlo *e;       /* EHLO's list when EHLO worked (2xx, not NOOP-like) */
+	const struct sf_ehlo *etls;    /* the list inside TLS, or NULL */
+	const struct sf_ehlo *eref;    /* the reference path's list, or NULL */
+	const struct sf_box *ehlo_box; /* what a failed EHLO points to, or NULL */
+	struct sf_ehlo *own[3];        /* lists parsed here because the input had none */
+};
+
+/* 1 if r is a 2xx reply that can be read as an EHLO list. */
+static int list_reply(const struct sf_reply *r)
+{
+	return r != NULL && r->code >= 200 && r->code < 300 && !sf_reply_is_noop_like(r);
+}
+
+/* The list of r: the input's own, or parsed into c->own[slot]. 0, or -1
+ * if out of memory. */
+static int ctx_list(struct ctx *c, const struct sf_reply *r, const struct sf_ehlo *given,
+		    size_t slot, const struct sf_ehlo **out)
+{
+	*out = NULL;
+	if (!list_reply(r))
+		return 0;
+	if (given != NULL) {
+		*out = given;
+		return 0;
+	}
+	if (sf_ehlo_parse(r, &c->own[slot]) < 0)
+		return -1;
+	*out = c->own[slot];
+	return 0;
+}
+
+static int ctx_prepare(struct ctx *c, const struct sf_verdict_input *in)
+{
+	memset(c, 0, sizeof *c);
+	c->in = in;
+	if (ctx_list(c, in->ehlo, in->ehlo_list, 0, &c->e) < 0 ||
+	    ctx_list(c, in->ehlo_tls, in->ehlo_tls_list, 1, &c->etls) < 0 ||
+	    ctx_list(c, in->ref_ehlo, in->ref_ehlo_list, 2, &c->eref) < 0)
+		return -1;
+	if (in->ehlo != NULL && sf_reply_is_noop_like(in->ehlo))
+		c->ehlo_box = sf_box_get(SF_BOX_PIX_MAILGUARD);
+	else if (in->ehlo != NULL && (in->ehlo->code < 200 || in->ehlo->code >= 300) &&
+		 reply_has_x_echo(in->ehlo))
+		c->ehlo_box = sf_box_get(SF_BOX_PIX_MAILGUARD);
+	return 0;
+}
+
+static void ctx_release(struct ctx *c)
+{
+	for (size_t i = 0; i < sizeof c->own / sizeof c->own[0]; i++)
+		sf_ehlo_free(c->own[i]);
+}
+
+static int j_session(const struct ctx *c, struct sf_verdict *v)
+{
+	if (judge_end(c->in, &c->in->conv, "", v) < 0)
+		return -1;
+	return c->in->tls_conv == NULL ? 0 : judge_end(c->in, c->in->tls_conv, "STARTTLS session: ", v);
+}
+
+static int j_greeting(const struct ctx *c, struct sf_verdict *v)
+{
+	const struct sf_reply *g = c->in->greeting;
+
+	if (g == NULL || g->code == 220)
+		return 0;
+	return judge_server_said(c->in, SF_FIND_GREETING_REFUSED, g,
+				 " refuses the session: greeting \"", v);
+}
+
+static int j_closed(const struct ctx *c, struct sf_verdict *v)
+{
+	const struct sf_verdict_input *in = c->in;
+	const struct sf_reply *r[4] = {in->ehlo, in->helo, in->starttls, in->ehlo_tls};
+
+	for (size_t i = 0; i < 4 + in->nprobes; i++) {
+		const struct sf_reply *x = i < 4 ? r[i] : in->probes[i - 4].reply;
+		if (x != NULL && x->code == 421)
+			return judge_server_said(in, SF_FIND_SERVER_CLOSED, x,
+						 " ended the session itself: \"", v);
+	}
+	return 0;
+}
+
+static int j_banner(const struct ctx *c, struct sf_verdict *v)
+{
+	return c->in->greeting == NULL ? 0 : judge_banner(c->in->greeting, v);
+}
+
+static int j_noop(const struct ctx *c, struct sf_verdict *v)
+{
+	const struct sf_box *box;
+
+	if (c->in->ehlo == NULL || !sf_reply_is_noop_like(c->in->ehlo))
+		return 0;
+	return judge_noop(c->in, v, &box);
+}
+
+static int j_refused(const struct ctx *c, struct sf_verdict *v)
+{
+	const struct sf_reply *r = c->in->ehlo;
+	const struct sf_box *box;
+
+	if (r == NULL || (r->code >= 200 && r->code < 300))
+		return 0;
+	return judge_refused(c->in, v, &box);
+}
+
+static int j_masked(const struct ctx *c, struct sf_verdict *v)
+{
+	if (c->e == NULL)
+		return 0;
+	v->extensions = (unsigned)c->e->next;
+	v->masked_extensions = (unsigned)ext_masked_count(c->e);
+	return judge_masked(c->in->ehlo, c->e, v);
+}
+
+static int j_missing(const struct ctx *c, struct sf_verdict *v)
+{
+	if (c->in->ehlo == NULL)
+		return 0;
+	return judge_missing(c->in, c->e, c->etls, c->e != NULL ? NULL : c->ehlo_box, v);
+}
+
+static int j_inconsistent(const struct ctx *c, struct sf_verdict *v)
+{
+	return c->e == NULL ? 0 : judge_inconsistent(c->in->ehlo, c->e, v);
+}
+
+/* The reply to STARTTLS when it was sent and answered, else NULL. */
+static const struct sf_reply *starttls_reply(const struct ctx *c)
+{
+	return c->in->starttls_tried ? c->in->starttls : NULL;
+}
+
+static int j_starttls(const struct ctx *c, struct sf_verdict *v)
+{
+	const struct sf_reply *r = starttls_reply(c);
+
+	return r == NULL || r->code == 220 ? 0 : judge_starttls_refused(c->in, c->e, v);
+}
+
+static int j_tls_failed(const struct ctx *c, struct sf_verdict *v)
+{
+	const struct sf_reply *r = starttls_reply(c);
+
+	return r == NULL || r->code != 220 || c->in->tls_error == NULL ? 0 : judge_tls_failed(c->in, v);
+}
+
+static int j_stripped(const struct ctx *c, struct sf_verdict *v)
+{
+	const struct sf_reply *r = starttls_reply(c);
+
+	if (r == NULL || r->code != 220 || c->in->tls_error != NULL || c->etls == NULL)
+		return 0;
+	v->tls_extensions = (unsigned)c->etls->next;
+	return judge_stripped(c->in, c->e, c->etls, v);
+}
+
+static int j_probes(const struct ctx *c, struct sf_verdict *v)
+{
+	for (size_t i = 0; i < c->in->nprobes; i++)
+		if (judge_probe(&c->in->probes[i], c->e, c->etls, v) < 0)
+			return -1;
+	return 0;
+}
+
+static int j_fingerprint(const struct ctx *c, struct sf_verdict *v)
+{
+	return c->in->greeting == NULL ? 0 : judge_fingerprint(c->in->greeting, v);
+}
+
+/* 1 if the reference path gave something to compare with. */
+static int ref_usable(const struct sf_verdict_input *in)
+{
+	return in->ref_greeting != NULL && in->ref_greeting->code == 220 && in->ref_problem == NULL &&
+	       (in->ref_conv == NULL || in->ref_conv->end == SF_END_COMPLETE);
+}
+
+static int j_ref_banner(const struct ctx *c, struct sf_verdict *v)
+{
+	if (!ref_usable(c->in) || c->in->greeting == NULL)
+		return 0;
+	return judge_ref_banner(c->in, v);
+}
+
+static int j_ref_missing(const struct ctx *c, struct sf_verdict *v)
+{
+	if (!ref_usable(c->in) || c->in->greeting == NULL || c->eref == NULL)
+		return 0;
+	return judge_ref_missing(c->in, c->e, c->eref, v);
+}
+
+/* --reference: a path that could not be reached, held or that refused
+ * the session gives nothing to compare with: UNKNOWN, not a finding about
+ * the checked path. */
+static int j_ref_unusable(const struct ctx *c, struct sf_verdict *v)
+{
+	const struct sf_verdict_input *in = c->in;
+	struct who w = {in->ref_target, in->ref_address, in->timeout};
+	struct sbuf b = {0};
+
+	sb_puts(&b, "no comparison with the reference path: ");
+	if (in->ref_problem != NULL) {
+		sb_puts(&b, in->ref_problem);
+	} else if (in->ref_conv != NULL && in->ref_conv->end != SF_END_COMPLETE) {
+		describe_end(&b, &w, in->ref_conv);
+	} else if (in->ref_conv != NULL && (in->ref_greeting == NULL || in->ref_greeting->code != 220)) {
+		put_who(&b, &w, 1);
+		sb_puts(&b, " refuses the session");
+	} else {
+		free(sb_take(&b));
+		return 0;
+	}
+	return finding_add(v, SF_FIND_REF_UNUSABLE, NULL, &b) == NULL ? -1 : 0;
+}
+
+static int j_baseline(const struct ctx *c, struct sf_verdict *v)
+{
+	return judge_baseline(c->in, c->e, v);
+}
+
+static int j_time(const struct ctx *c, struct sf_verdict *v)
+{
+	const struct sf_verdict_input *in = c->in;
+	struct sbuf b = {0};
+	struct sf_finding *f;
+
+	if (in->conv.end != SF_END_COMPLETE || in->time_state == SF_OK)
+		return 0;
+	sb_puts(&b, "response time ");
+	put_seconds(&b, in->time_total, 1);
+	sb_puts(&b, in->time_state == SF_CRITICAL ? " s over the critical threshold"
+						  : " s over the warning threshold");
+	f = finding_add(v, SF_FIND_RESPONSE_TIME, NULL, &b);
+	if (f == NULL)
+		return -1;
+	f->state = in->time_state;
+	return 0;
+}
+
+/* The judges, in the order their findings are listed among equal states. */
+static const struct judge {
+	enum sf_kind kind; /* the kind it adds (j_session may add SF_FIND_LOCAL, j_starttls
+			    * SF_FIND_STARTTLS_MISSING) */
+	int (*fn)(const struct ctx *c, struct sf_verdict *v);
+} judges[] = {
+	{SF_FIND_SESSION_FAILED, j_session},
+	{SF_FIND_GREETING_REFUSED, j_greeting},
+	{SF_FIND_SERVER_CLOSED, j_closed},
+	{SF_FIND_BANNER_MASKED, j_banner},
+	{SF_FIND_EHLO_NOOP, j_noop},
+	{SF_FIND_EHLO_REFUSED, j_refused},
+	{SF_FIND_EXT_MASKED, j_masked},
+	{SF_FIND_EXT_MISSING, j_missing},
+	{SF_FIND_EXT_INCONSISTENT, j_inconsistent},
+	{SF_FIND_STARTTLS_REFUSED, j_starttls},
+	{SF_FIND_TLS_FAILED, j_tls_failed},
+	{SF_FIND_EXT_STRIPPED, j_stripped},
+	{SF_FIND_PROBE, j_probes},
+	{SF_FIND_FINGERPRINT, j_fingerprint},
+	{SF_FIND_REF_BANNER, j_ref_banner},
+	{SF_FIND_REF_MISSING, j_ref_missing},
+	{SF_FIND_REF_UNUSABLE, j_ref_unusable},
+	{SF_FIND_BASELINE_CHANGED, j_baseline},
+	{SF_FIND_RESPONSE_TIME, j_time},
+};
+
+/* --- putting it together ------------------------------------------------------ */
+
 static struct sf_finding *finding_of(struct sf_verdict *v, enum sf_kind k)
 {
 	for (size_t i = 0; i < v->nfindings; i++)
@@ -1077,8 +1275,8 @@ static struct sf_finding *finding_of(struct sf_verdict *v, enum sf_kind k)
 
 /* Findings seen together say more than each alone. A banner of '*' only
  * fits an ASA or a PIX whose banner had no '2' or '0'; but the ASA knows
- * EHLO (DOMAIN.md 2): a failed EHLO beside a masked banner is a PIX, and
- * the failure is then the box's doing even without an X echo. */
+ * EHLO: a failed EHLO beside a masked banner is a PIX, and the failure is
+ * then the box's doing even without an X echo. */
 static void reconcile_boxes(struct sf_verdict *v)
 {
 	struct sf_finding *banner = finding_of(v, SF_FIND_BANNER_MASKED);
@@ -1094,31 +1292,154 @@ static void reconcile_boxes(struct sf_verdict *v)
 		ehlo->box = sf_box_get(SF_BOX_PIX_MAILGUARD);
 }
 
+/* The user's overrides, for the kinds that have an option. */
+static void apply_overrides(const struct sf_verdict_input *in, struct sf_verdict *v)
+{
+	for (size_t i = 0; i < v->nfindings; i++) {
+		struct sf_finding *f = &v->findings[i];
+		if (in->state_of != NULL && kinds[f->kind].option != NULL)
+			f->state = in->state_of[f->kind];
+	}
+}
+
+#define PIECE_MAX 600U /* escaped octets of one summary in the line */
+
+static void put_escaped(struct sbuf *b, const char *s)
+{
+	char piece[PIECE_MAX];
+
+	sf_escape(piece, sizeof piece, s, strlen(s));
+	sb_puts(b, piece);
+}
+
+/* This check in one line: what is not OK, worst first, and the box they
+ * point to; or that nothing was seen; then the notes (findings whose state
+ * is OK). */
+static int compose_line(const struct sf_verdict_input *in, struct sf_verdict *v)
+{
+	const struct sf_box *box = NULL;
+	struct sbuf b = {0};
+	size_t bad = 0;
+
+	for (size_t i = 0; i < v->nfindings; i++) {
+		const struct sf_finding *f = &v->findings[i];
+		if (f->state == SF_OK)
+			continue;
+		sb_puts(&b, bad++ ? "; " : "");
+		put_escaped(&b, f->summary);
+		if (box == NULL)
+			box = f->box;
+	}
+	if (bad > 0 && box != NULL) {
+		sb_puts(&b, " - looks like ");
+		sb_puts(&b, box->name);
+	}
+	if (bad == 0) {
+		struct sbuf t = {0};
+		char *name;
+		put_target(&t, in, 1);
+		name = sb_take(&t);
+		if (name == NULL)
+			return -1;
+		put_escaped(&b, name);
+		free(name);
+		sb_puts(&b, ": no SMTP inspection seen, ");
+		sb_putz(&b, v->extensions);
+		sb_puts(&b, v->extensions == 1 ? " ESMTP extension, " : " ESMTP extensions, ");
+		put_seconds(&b, in->time_total, 1);
+		sb_puts(&b, " s");
+	}
+	for (size_t i = 0; i < v->nfindings; i++) {
+		if (v->findings[i].state != SF_OK)
+			continue;
+		sb_puts(&b, "; note: ");
+		put_escaped(&b, v->findings[i].summary);
+	}
+	v->line = sb_take(&b);
+	return v->line == NULL ? -1 : 0;
+}
+
+/* The state of the whole, and whether the path shows inspection. */
+static void sum_up(struct sf_verdict *v)
+{
+	v->state = SF_OK;
+	for (size_t i = 0; i < v->nfindings; i++) {
+		const struct sf_finding *f = &v->findings[i];
+		v->state = sf_state_worst(v->state, f->state);
+		if (f->state != SF_OK && kinds[f->kind].path)
+			v->inspected = 1;
+	}
+}
+
 int sf_verdict_make(const struct sf_verdict_input *in, struct sf_verdict **out)
 {
 	struct sf_verdict *v;
-	struct sf_ehlo *etls = NULL;
+	struct ctx c;
+	int rc = 0;
 
-	if (in == NULL || in->greeting == NULL || out == NULL)
+	if (in == NULL || out == NULL)
 		return -1;
+	*out = NULL;
 	v = calloc(1, sizeof *v);
 	if (v == NULL)
 		return -1;
-	if (parse_if_2xx(in->ehlo_tls, &etls) < 0) {
-		free(v);
-		return -1;
+	rc = ctx_prepare(&c, in);
+	for (size_t i = 0; rc == 0 && i < sizeof judges / sizeof judges[0]; i++)
+		rc = judges[i].fn(&c, v);
+	ctx_release(&c);
+	if (rc == 0) {
+		reconcile_boxes(v);
+		apply_overrides(in, v);
+		findings_sort(v);
+		v->box = main_box(v);
+		sum_up(v);
+		rc = compose_line(in, v);
 	}
-	if (judge_banner(in->greeting, v) < 0 || judge_ehlo(in, etls, v) < 0 ||
-	    judge_witnesses(in, etls, v) < 0 || judge_fingerprint(in->greeting, v) < 0 ||
-	    judge_reference(in, v) < 0 || judge_baseline(in, v) < 0) {
-		sf_ehlo_free(etls);
+	if (rc != 0) {
 		sf_verdict_free(v);
 		return -1;
 	}
-	sf_ehlo_free(etls);
-	reconcile_boxes(v);
-	findings_sort(v);
-	v->box = main_box(v);
 	*out = v;
 	return 0;
+}
+
+/* --- a domain without a mail server to check (-D) --------------------------- */
+
+int sf_domain_verdict(const char *domain, enum sf_domain d, const char *detail, size_t mx_hosts,
+		      enum sf_state *st, char *buf, size_t bufsz)
+{
+	const char *why = detail != NULL ? detail : "";
+
+	switch (d) {
+	case SF_DOMAIN_NXDOMAIN:
+		*st = SF_CRITICAL;
+		snprintf(buf, bufsz, "%s has no mail server: the domain does not exist (NXDOMAIN)", domain);
+		return 1;
+	case SF_DOMAIN_NULL_MX:
+		*st = SF_CRITICAL;
+		snprintf(buf, bufsz, "%s has no mail server: its null MX record says it accepts no mail (RFC 7505)",
+			 domain);
+		return 1;
+	case SF_DOMAIN_LOOKUP_FAILED:
+		*st = SF_UNKNOWN;
+		snprintf(buf, bufsz, "cannot look up the MX records of %s: %s", domain, why);
+		return 1;
+	case SF_DOMAIN_NO_MX_NO_ADDRESS:
+		*st = SF_CRITICAL;
+		snprintf(buf, bufsz, "%s has no mail server: no MX record and no address", domain);
+		return 1;
+	case SF_DOMAIN_NO_MX_UNRESOLVED:
+		*st = SF_UNKNOWN;
+		snprintf(buf, bufsz, "%s has no MX record and its address cannot be resolved: %s", domain, why);
+		return 1;
+	case SF_DOMAIN_NO_HOST_ADDRESS:
+		*st = SF_CRITICAL;
+		snprintf(buf, bufsz, "%s has no mail server: none of its %zu MX host%s has an address (%s)",
+			 domain, mx_hosts, mx_hosts == 1 ? "" : "s", why);
+		return 1;
+	case SF_DOMAIN_MX:
+	case SF_DOMAIN_NO_MX:
+	default:
+		return 0;
+	}
 }

@@ -1,11 +1,16 @@
 /*
- * sf_verdict.h - from what the server (through whatever sits in the path)
- * said, the list of findings: what is wrong, how bad by default, the exact
- * lines that prove it and, where a box is recognised, its name and remedy.
+ * sf_verdict.h - the only judge. From the facts of a check -- how each
+ * conversation ended, what the server (through whatever sits in the path)
+ * said to each command, the reference and baseline to compare with, the
+ * response time's state and the user's state overrides -- the list of
+ * findings: what is wrong, how bad, the exact lines that prove it and,
+ * where a box is recognised, its name and remedy; ordered once, worst
+ * first, with the state of the whole and a one-line summary.
  *
  * Pure: it reads replies already parsed, it never does I/O. It must never
  * flag a healthy server: real X-extensions (XCLIENT, XFORWARD, XEXCH50...),
- * banners decorated with a few asterisks and banners with dates are clean.
+ * banners decorated with a few asterisks and banners with dates are clean
+ * (doc/inspection-boxes.md).
  */
 #ifndef SF_VERDICT_H
 #define SF_VERDICT_H
@@ -16,17 +21,18 @@
 #include "sf_ehlo.h"
 #include "sf_fingerprints.h"
 
-/* Kinds of finding. Each has a default state and a plugin option that
- * overrides it (sf_kind_info). Keep sf_verdict.c's table in this order. */
+/* Kinds of finding. Each has a default state; most have a plugin option
+ * that overrides it (sf_kind_info). Keep sf_verdict.c's table in this
+ * order. */
 enum sf_kind {
-	SF_FIND_BANNER_MASKED = 0, /* greeting text made of '*', '2', '0', blanks (DOMAIN.md 1) */
-	SF_FIND_EXT_MASKED,        /* EHLO lines overwritten with the X mask (DOMAIN.md 2) */
+	SF_FIND_BANNER_MASKED = 0, /* greeting text made of '*', '2', '0', blanks */
+	SF_FIND_EXT_MASKED,        /* EHLO lines overwritten with the X mask */
 	SF_FIND_EHLO_REFUSED,      /* EHLO answered 4xx/5xx, or anything not 2xx (X echo names the box) */
 	SF_FIND_EHLO_NOOP,         /* EHLO answered like NOOP: one 250 line, no domain, no keywords */
 	SF_FIND_EXT_MISSING,       /* an extension the user requires is not offered */
 	SF_FIND_EXT_INCONSISTENT,  /* e.g. BINARYMIME without CHUNKING (RFC 3030) */
 	SF_FIND_FINGERPRINT,       /* another vendor's SMTP proxy recognised by its banner */
-	SF_FIND_EXT_STRIPPED,      /* offered inside TLS but missing outside: the path hides it (DOMAIN.md 3) */
+	SF_FIND_EXT_STRIPPED,      /* offered inside TLS but missing outside: the path hides it */
 	SF_FIND_STARTTLS_REFUSED,  /* STARTTLS answered 4xx/5xx where a box is in sight (X echo, masks, offered) */
 	SF_FIND_TLS_FAILED,        /* STARTTLS accepted, then the TLS handshake failed */
 	SF_FIND_STARTTLS_MISSING,  /* -S: STARTTLS neither offered nor accepted, no box in sight */
@@ -34,14 +40,22 @@ enum sf_kind {
 	SF_FIND_REF_MISSING,       /* --reference: offered on the reference path, missing or masked here */
 	SF_FIND_REF_BANNER,        /* --reference: the greeting differs from the reference path's */
 	SF_FIND_BASELINE_CHANGED,  /* --baseline: keywords gone or the greeting changed since the last clean run */
+	/* Kinds without an option: the conversation itself. */
+	SF_FIND_SESSION_FAILED,    /* the conversation could not be held (refused, reset, timeout, not SMTP...) */
+	SF_FIND_GREETING_REFUSED,  /* the greeting is not 220: the server refuses the session */
+	SF_FIND_SERVER_CLOSED,     /* the server ended the session itself (421) */
+	SF_FIND_RESPONSE_TIME,     /* the response time is past -w or -c */
+	SF_FIND_REF_UNUSABLE,      /* --reference: nothing to compare with */
+	SF_FIND_LOCAL,             /* this host failed (out of memory, descriptors): UNKNOWN */
 	SF_FIND__COUNT             /* count; not a kind */
 };
 
 /* Static facts about a kind. */
 struct sf_kind_info {
-	const char *option;          /* long option that overrides its state, e.g. "banner-masked" */
+	const char *option;          /* long option that overrides its state, e.g. "banner-masked"; NULL: none */
 	enum sf_state default_state; /* state when the user did not override it */
 	const char *title;           /* plain words, e.g. "greeting banner masked" */
+	int path;                    /* 1: evidence about the path (counts as "behind SMTP inspection") */
 };
 
 /* Facts for kind k; NULL if k is out of range. */
@@ -50,7 +64,7 @@ const struct sf_kind_info *sf_kind_info(enum sf_kind k);
 /* One finding. Owned by its sf_verdict. */
 struct sf_finding {
 	enum sf_kind kind;
-	enum sf_state state;       /* the kind's default state */
+	enum sf_state state;       /* the kind's state, after the user's overrides */
 	char *summary;             /* one phrase for the first output line, e.g. "3 of 12 ESMTP extensions masked" */
 	size_t nevidence;
 	char **evidence;           /* lines exactly as received (unescaped), or what was sent and came back */
@@ -65,11 +79,46 @@ struct sf_probe {
 	int dropped;                  /* the connection was dropped right after it */
 };
 
-/* What was seen. Replies are borrowed: the verdict copies what it keeps.
- * Fields after nrequired may stay zero when STARTTLS/--probe were not used. */
+/* How one conversation ended. */
+enum sf_end {
+	SF_END_COMPLETE = 0,   /* held to the end */
+	SF_END_CONNECT_FAILED, /* the connection could not be made (reason: why) */
+	SF_END_TIMEOUT,        /* the deadline passed */
+	SF_END_RESET,          /* the peer reset the connection */
+	SF_END_CLOSED,         /* the peer closed before the end */
+	SF_END_PROTOCOL,       /* the peer broke the reply grammar (reason, line) */
+	SF_END_TOO_MUCH,       /* the peer sent more than SF_CONN_BYTES_MAX */
+	SF_END_UNSOLICITED,    /* a reply arrived before the command it answers */
+	SF_END_CLEARTEXT_AFTER_STARTTLS, /* clear text after the 220 to STARTTLS (RFC 3207 5) */
+	SF_END_TLS_FAILED,     /* implicit TLS: the handshake failed (reason) */
+	SF_END_IO_ERROR,       /* another network error (reason) */
+	SF_END_LOCAL           /* this host failed: out of memory, no descriptors (reason) */
+};
+
+/* The facts of one conversation's end, in words where words are needed. */
+struct sf_conv {
+	enum sf_end end;
+	const char *step;   /* where it ended, e.g. "waiting for the greeting"; NULL: "" */
+	const char *reason; /* why, e.g. "Connection refused", a parser or TLS error; or NULL */
+	const char *line;   /* SF_END_PROTOCOL: the offending octets (raw), or NULL */
+	size_t line_len;
+	int mid_reply;      /* it ended in the middle of a reply */
+};
+
+/* What was seen. Replies and lists are borrowed: the verdict copies what it
+ * keeps. Fields after nrequired may stay zero when STARTTLS, --probe,
+ * --reference and --baseline were not used. A list (struct sf_ehlo) may be
+ * NULL where its reply is given: the verdict then parses the reply itself
+ * (the plugin passes the lists its sessions parsed once). */
 struct sf_verdict_input {
-	const struct sf_reply *greeting; /* the 220 (or other) greeting; required */
+	const char *target;              /* "host" or "host:port", for texts; NULL: "the server" */
+	const char *address;             /* its numeric address, for texts; NULL: none shown */
+	double timeout;                  /* the check's timeout (s), for texts */
+	struct sf_conv conv;             /* how the conversation ended */
+	const struct sf_conv *tls_conv;  /* -S with --probe: the STARTTLS conversation's end, or NULL */
+	const struct sf_reply *greeting; /* the 220 (or other) greeting; NULL if none came */
 	const struct sf_reply *ehlo;     /* reply to EHLO, NULL if not reached */
+	const struct sf_ehlo *ehlo_list; /* it parsed, or NULL */
 	const struct sf_reply *helo;     /* reply to HELO, NULL unless it was sent */
 	const char *const *required;     /* extension keywords the user requires */
 	size_t nrequired;
@@ -77,22 +126,34 @@ struct sf_verdict_input {
 	const struct sf_reply *starttls; /* its reply, NULL if none came */
 	const char *tls_error;           /* why the handshake failed, NULL if it did not */
 	const struct sf_reply *ehlo_tls; /* reply to EHLO inside TLS, NULL if not reached */
+	const struct sf_ehlo *ehlo_tls_list; /* it parsed, or NULL */
 	const char *const *tls_ignore;   /* keywords that may differ inside TLS (STARTTLS, AUTH) */
 	size_t ntls_ignore;
 	const struct sf_probe *probes;   /* --probe results, in the order sent */
 	size_t nprobes;
 	const struct sf_reply *ref_greeting; /* --reference: the same server without the box, */
 	const struct sf_reply *ref_ehlo;     /* its greeting and EHLO reply; NULL when not used */
+	const struct sf_ehlo *ref_ehlo_list; /* that reply parsed, or NULL */
+	const char *ref_problem;             /* --reference: why it could not be reached, or NULL */
+	const struct sf_conv *ref_conv;      /* --reference: how its conversation ended, or NULL */
+	const char *ref_target;              /* --reference: its name and address, for texts */
+	const char *ref_address;
 	const char *baseline_banner;         /* --baseline: the first greeting line of the last */
 	const char *const *baseline_kw;      /* clean run and its keywords; banner NULL when */
 	size_t nbaseline_kw;                 /* there is none */
 	int baseline_banner_cut;             /* the banner kept is only the start of the line */
+	enum sf_state time_state;            /* the response time against -w/-c */
+	double time_total;                   /* the response time (s) */
+	const enum sf_state *state_of;       /* SF_FIND__COUNT states by kind, the user's overrides; NULL: defaults */
 };
 
-/* The findings, worst default state first, plus counts for perfdata. */
+/* The findings, worst state first, the state of the whole, plus counts for
+ * perfdata. */
 struct sf_verdict {
 	size_t nfindings;
 	struct sf_finding *findings;
+	enum sf_state state;        /* the worst finding's state; OK if none */
+	int inspected;              /* a finding about the path whose state is not OK */
 	unsigned extensions;        /* EHLO lines after the first (keywords advertised, masked or not) */
 	unsigned masked_extensions; /* of those, masked */
 	int banner_masked;          /* 0 or 1 */
@@ -101,31 +162,31 @@ struct sf_verdict {
 	unsigned reference_missing; /* keywords offered on the reference path, missing or masked here */
 	unsigned baseline_gone;     /* keywords of the baseline not offered now */
 	const struct sf_box *box;   /* the box most findings point to, or NULL */
+	char *line;                 /* this check in one line, escaped for the status line; never NULL */
 };
 
 /* Judge in. Returns 0 and *out (caller frees with sf_verdict_free), or -1 if
- * memory ran out or in->greeting is NULL. */
+ * memory ran out. */
 int sf_verdict_make(const struct sf_verdict_input *in, struct sf_verdict **out);
 
 /* Release it. NULL is a no-op. */
 void sf_verdict_free(struct sf_verdict *v);
 
-/* The banner test alone (DOMAIN.md 1): 1 if every greeting line's text is
- * made of '*', '2', '0', blanks, with at least one '*' in all; sets *box to
- * the PIX (2/0 survived) or ASA (only '*') row. PIX 4's "SMTP/cmap" banner
- * also counts, with the PIX 4 row. */
-int sf_banner_masked(const struct sf_reply *greeting, const struct sf_box **box);
+/* What the lookup of a domain's mail servers (-D) found. */
+enum sf_domain {
+	SF_DOMAIN_MX = 0,          /* MX hosts found, some with addresses: check them */
+	SF_DOMAIN_NO_MX,           /* no MX record: its own address is checked (RFC 5321 5.1) */
+	SF_DOMAIN_NXDOMAIN,        /* the domain does not exist */
+	SF_DOMAIN_NULL_MX,         /* a null MX record (RFC 7505) */
+	SF_DOMAIN_LOOKUP_FAILED,   /* the MX records could not be had (detail) */
+	SF_DOMAIN_NO_MX_NO_ADDRESS,/* no MX record and no address */
+	SF_DOMAIN_NO_MX_UNRESOLVED,/* no MX record, and its address lookup failed (detail) */
+	SF_DOMAIN_NO_HOST_ADDRESS  /* MX hosts, none with an address (detail: their notes) */
+};
 
-/* 1 if a 4xx/5xx text echoes an X-ed command: a token of 4 or more 'X'
- * (upper case only; quotes and punctuation around it allowed, so "XXXX",
- * 'XXXXXXXX' and XXXX: count, XCLIENT and X-XXXX do not). Never reads past
- * len. */
-int sf_text_has_x_echo(const char *text, size_t len);
-
-/* 1 if a single-line 250 reply looks like a NOOP answer rather than an EHLO
- * greeting: its first token is an enhanced status code (RFC 3463 d.ddd.ddd)
- * or "Ok" in any case, or it has no text at all (no domain). "250
- * mail.example.com" is a real EHLO reply and does not count. */
-int sf_reply_is_noop_like(const struct sf_reply *r);
+/* A domain that cannot be checked: 1 with the state and the status text
+ * (unescaped) in buf; 0 when its hosts are to be checked. */
+int sf_domain_verdict(const char *domain, enum sf_domain d, const char *detail, size_t mx_hosts,
+		      enum sf_state *st, char *buf, size_t bufsz);
 
 #endif /* SF_VERDICT_H */
