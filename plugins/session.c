@@ -8,7 +8,9 @@
  * split across packets. Replies are matched to commands strictly in order;
  * a reply that arrives before its command was sent is a protocol fault.
  *
- * Not here: what the replies mean (lib/sf_verdict.c), output (the plugin).
+ * Each EHLO reply that worked is parsed once here (sf_ehlo) for the later
+ * stages. Not here: what the replies mean (lib/sf_verdict.c), output
+ * (plugins/report.c).
  */
 #include "session.h"
 
@@ -24,7 +26,7 @@
 #include <unistd.h>
 
 #include "sf_common.h"
-#include "sf_verdict.h"
+#include "sf_ehlo.h"
 
 #define SESSION_READ_CHUNK 4096U
 
@@ -36,23 +38,23 @@ double session_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void session_init(struct session *s, const struct session_config *cfg)
+void session_init(struct session *s, const struct session_config *cfg,
+		  const struct sockaddr *addr, socklen_t len)
 {
-	struct sockaddr_storage addr = s->addr;
-	socklen_t addrlen = s->addrlen;
-
 	memset(s, 0, sizeof *s);
-	s->addr = addr;
-	s->addrlen = addrlen;
+	if (addr != NULL && len <= sizeof s->addr) {
+		memcpy(&s->addr, addr, len);
+		s->addrlen = len;
+	}
 	s->cfg = cfg;
-	s->fd = -1;
-	s->step = STEP_IDLE;
-	s->outcome = SESS_RUNNING;
+	s->io.fd = -1;
+	s->io.step = STEP_IDLE;
+	s->r.outcome = SESS_RUNNING;
 }
 
 int session_done(const struct session *s)
 {
-	return s->step == STEP_DONE;
+	return s->io.step == STEP_DONE;
 }
 
 const char *session_step_words(enum session_step step)
@@ -91,7 +93,7 @@ static void transcript_add(struct session *s, const char *prefix, const char *bu
 	size_t plen = strlen(prefix);
 	char *line;
 
-	if (s->ntranscript >= SESSION_TRANSCRIPT_MAX)
+	if (s->r.ntranscript >= SESSION_TRANSCRIPT_MAX)
 		return;
 	line = malloc(plen + len + 1);
 	if (line == NULL)
@@ -99,7 +101,7 @@ static void transcript_add(struct session *s, const char *prefix, const char *bu
 	memcpy(line, prefix, plen);
 	memcpy(line + plen, buf, len);
 	line[plen + len] = '\0';
-	s->transcript[s->ntranscript++] = line;
+	s->r.transcript[s->r.ntranscript++] = line;
 }
 
 static void transcript_reply(struct session *s, const struct sf_reply *r)
@@ -110,77 +112,91 @@ static void transcript_reply(struct session *s, const struct sf_reply *r)
 
 static void close_socket(struct session *s)
 {
-	tls_conn_free(s->tls);
-	s->tls = NULL;
-	if (s->fd >= 0) {
-		close(s->fd);
-		s->fd = -1;
+	tls_conn_free(s->io.tls);
+	s->io.tls = NULL;
+	if (s->io.fd >= 0) {
+		close(s->io.fd);
+		s->io.fd = -1;
 	}
 }
 
 /* End the session with an outcome; the first outcome recorded wins. */
 static void finish(struct session *s, enum session_outcome outcome, int err)
 {
-	if (s->outcome == SESS_RUNNING) {
-		s->outcome = outcome;
-		s->failed_step = s->step;
-		s->sys_errno = err;
+	if (s->r.outcome == SESS_RUNNING) {
+		s->r.outcome = outcome;
+		s->r.failed_step = s->io.step;
+		s->r.sys_errno = err;
 	}
 	close_socket(s);
-	s->step = STEP_DONE;
-	s->t.end = session_now();
+	s->io.step = STEP_DONE;
+	s->r.t.end = session_now();
 }
 
 void session_cleanup(struct session *s)
 {
 	close_socket(s);
-	sf_parser_free(s->parser);
-	sf_reply_free(s->greeting);
-	sf_reply_free(s->ehlo);
-	sf_reply_free(s->helo);
-	sf_reply_free(s->quit);
-	sf_reply_free(s->starttls_reply);
-	sf_reply_free(s->ehlo_tls);
+	sf_parser_free(s->io.parser);
+	sf_reply_free(s->r.greeting);
+	sf_reply_free(s->r.ehlo);
+	sf_reply_free(s->r.helo);
+	sf_reply_free(s->r.quit);
+	sf_reply_free(s->r.starttls_reply);
+	sf_reply_free(s->r.ehlo_tls);
+	sf_ehlo_free(s->r.ehlo_list);
+	sf_ehlo_free(s->r.ehlo_tls_list);
+	s->r.ehlo_list = s->r.ehlo_tls_list = NULL;
 	for (size_t i = 0; i < SESSION_PROBES; i++) {
-		sf_reply_free(s->probe_reply[i]);
-		s->probe_reply[i] = NULL;
+		sf_reply_free(s->r.probe_reply[i]);
+		free(s->r.probe_sent[i]);
+		s->r.probe_reply[i] = NULL;
+		s->r.probe_sent[i] = NULL;
 	}
-	for (size_t i = 0; i < s->ntranscript; i++)
-		free(s->transcript[i]);
-	s->parser = NULL;
-	s->greeting = s->ehlo = s->helo = s->quit = s->starttls_reply = s->ehlo_tls = NULL;
-	s->ntranscript = 0;
+	for (size_t i = 0; i < s->r.ntranscript; i++)
+		free(s->r.transcript[i]);
+	s->io.parser = NULL;
+	s->r.greeting = s->r.ehlo = s->r.helo = s->r.quit = s->r.starttls_reply = s->r.ehlo_tls = NULL;
+	s->r.ntranscript = 0;
+}
+
+/* 1 if err says this host ran out of something, not that the peer failed. */
+static int local_errno(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM ||
+	       err == EADDRNOTAVAIL;
 }
 
 void session_start(struct session *s, double now)
 {
 	int fd;
 
-	s->t.start = now;
-	s->step = STEP_CONNECT;
-	s->parser = sf_parser_new(NULL);
-	if (s->parser == NULL) {
-		finish(s, SESS_NOMEM, 0);
+	s->r.t.start = now;
+	s->io.step = STEP_CONNECT;
+	s->io.parser = sf_parser_new(NULL);
+	if (s->io.parser == NULL) {
+		finish(s, SESS_LOCAL, ENOMEM);
 		return;
 	}
 	fd = socket(s->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (fd < 0) {
-		finish(s, SESS_CONNECT_FAILED, errno);
+		/* no socket is this host's problem, whatever the server */
+		finish(s, local_errno(errno) || errno == EAFNOSUPPORT ? SESS_LOCAL : SESS_CONNECT_FAILED,
+		       errno);
 		return;
 	}
-	s->fd = fd;
+	s->io.fd = fd;
 	if (connect(fd, (const struct sockaddr *)&s->addr, s->addrlen) == 0) {
-		s->t.connected = session_now();
-		s->step = STEP_GREETING;
+		s->r.t.connected = session_now();
+		s->io.step = STEP_GREETING;
 	} else if (errno != EINPROGRESS) {
-		finish(s, SESS_CONNECT_FAILED, errno);
+		finish(s, local_errno(errno) ? SESS_LOCAL : SESS_CONNECT_FAILED, errno);
 	}
 }
 
 /* A read or write in TLS failed: keep the TLS layer's reason, end the session. */
 static void tls_io_error(struct session *s)
 {
-	snprintf(s->tls_err, sizeof s->tls_err, "%s", tls_error(s->tls));
+	snprintf(s->r.tls_err, sizeof s->r.tls_err, "%s", tls_error(s->io.tls));
 	finish(s, SESS_IO_ERROR, 0);
 }
 
@@ -189,16 +205,16 @@ static int flush_tls(struct session *s)
 {
 	size_t put = 0;
 
-	switch (tls_write(s->tls, s->out + s->outoff, s->outlen - s->outoff, &put)) {
+	switch (tls_write(s->io.tls, s->io.out + s->io.outoff, s->io.outlen - s->io.outoff, &put)) {
 	case TLS_IO_OK:
-		s->outoff += put;
-		s->tls_want = 0;
+		s->io.outoff += put;
+		s->io.tls_want = 0;
 		return 1;
 	case TLS_IO_WANT_READ:
-		s->tls_want = POLLIN;
+		s->io.tls_want = POLLIN;
 		return 0;
 	case TLS_IO_WANT_WRITE:
-		s->tls_want = POLLOUT;
+		s->io.tls_want = POLLOUT;
 		return 0;
 	case TLS_IO_CLOSED:
 		finish(s, SESS_CLOSED, 0);
@@ -213,14 +229,14 @@ static int flush_tls(struct session *s)
 /* Try to write what is left of the current command. */
 static void flush_out(struct session *s)
 {
-	while (s->outoff < s->outlen) {
+	while (s->io.outoff < s->io.outlen) {
 		ssize_t n;
-		if (s->tls != NULL) {
+		if (s->io.tls != NULL) {
 			if (!flush_tls(s))
 				return;
 			continue;
 		}
-		n = send(s->fd, s->out + s->outoff, s->outlen - s->outoff, MSG_NOSIGNAL);
+		n = send(s->io.fd, s->io.out + s->io.outoff, s->io.outlen - s->io.outoff, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -229,24 +245,24 @@ static void flush_out(struct session *s)
 			finish(s, errno == ECONNRESET || errno == EPIPE ? SESS_RESET : SESS_IO_ERROR, errno);
 			return;
 		}
-		s->outoff += (size_t)n;
+		s->io.outoff += (size_t)n;
 	}
 }
 
 /* Queue one command (without CRLF) and send it in one write. */
 static void send_command(struct session *s, const char *verb, const char *arg)
 {
-	int n = snprintf(s->out, sizeof s->out, "%s%s%s\r\n", verb, arg ? " " : "", arg ? arg : "");
+	int n = snprintf(s->io.out, sizeof s->io.out, "%s%s%s\r\n", verb, arg ? " " : "", arg ? arg : "");
 
-	if (n < 0 || (size_t)n >= sizeof s->out) {
+	if (n < 0 || (size_t)n >= sizeof s->io.out) {
 		finish(s, SESS_IO_ERROR, EMSGSIZE); /* cannot happen: the EHLO name is bounded */
 		return;
 	}
-	s->outlen = (size_t)n;
-	s->outoff = 0;
-	s->cmd_read_seq = s->reads;
-	s->pending_at_send = sf_parser_pending(s->parser);
-	transcript_add(s, "C: ", s->out, s->outlen - 2);
+	s->io.outlen = (size_t)n;
+	s->io.outoff = 0;
+	s->io.cmd_read_seq = s->io.reads;
+	s->io.pending_at_send = sf_parser_pending(s->io.parser);
+	transcript_add(s, "C: ", s->io.out, s->io.outlen - 2);
 	flush_out(s);
 }
 
@@ -257,12 +273,12 @@ static void on_connected(struct session *s)
 	int err = 0;
 	socklen_t len = sizeof err;
 
-	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+	if (getsockopt(s->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err == ECONNRESET) {
 		/* the handshake completed, then the peer reset at once */
-		s->t.connected = session_now();
-		s->step = STEP_GREETING;
+		s->r.t.connected = session_now();
+		s->io.step = STEP_GREETING;
 		finish(s, SESS_RESET, err);
 		return;
 	}
@@ -270,11 +286,11 @@ static void on_connected(struct session *s)
 		finish(s, SESS_CONNECT_FAILED, err);
 		return;
 	}
-	s->t.connected = session_now();
+	s->r.t.connected = session_now();
 	if (s->cfg->implicit_tls)
 		start_handshake(s);
 	else
-		s->step = STEP_GREETING;
+		s->io.step = STEP_GREETING;
 }
 
 void session_probe_command(size_t i, char *buf, size_t bufsz, const char **keyword)
@@ -305,26 +321,31 @@ void session_probe_command(size_t i, char *buf, size_t bufsz, const char **keywo
 /* Everything the probe needs is in: say goodbye, briefly. */
 static void start_quit(struct session *s)
 {
-	s->t.probe_done = session_now();
-	s->step = STEP_QUIT;
-	s->quit_deadline = s->t.probe_done + s->cfg->quit_wait;
+	s->r.t.probe_done = session_now();
+	s->io.step = STEP_QUIT;
+	s->io.quit_deadline = s->r.t.probe_done + s->cfg->quit_wait;
 	send_command(s, "QUIT", NULL);
 }
 
 /* After a working EHLO: the probe commands, then STARTTLS, then QUIT. */
 static void after_ehlo(struct session *s)
 {
-	if (s->cfg->probe && s->probes_sent < SESSION_PROBES) {
+	if (s->cfg->probe && s->r.probes_sent < SESSION_PROBES) {
 		char cmd[SESSION_OUT_MAX - 2];
-		const char *keyword;
-		session_probe_command(s->probes_sent, cmd, sizeof cmd, &keyword);
-		s->probes_sent++;
-		s->step = STEP_PROBE;
+		size_t i = s->r.probes_sent;
+		session_probe_command(i, cmd, sizeof cmd, &s->r.probe_keyword[i]);
+		s->r.probe_sent[i] = strdup(cmd);
+		if (s->r.probe_sent[i] == NULL) {
+			finish(s, SESS_LOCAL, ENOMEM);
+			return;
+		}
+		s->r.probes_sent++;
+		s->io.step = STEP_PROBE;
 		send_command(s, cmd, NULL);
 		return;
 	}
-	if (s->cfg->starttls && s->tls == NULL && !s->tls_tried) {
-		s->step = STEP_STARTTLS;
+	if (s->cfg->starttls && s->io.tls == NULL && !s->r.tls_tried) {
+		s->io.step = STEP_STARTTLS;
 		send_command(s, "STARTTLS", NULL);
 		return;
 	}
@@ -333,13 +354,13 @@ static void after_ehlo(struct session *s)
 
 static void tls_failed(struct session *s, const char *why)
 {
-	s->tls_failed = 1;
-	snprintf(s->tls_err, sizeof s->tls_err, "%s", why);
+	s->r.tls_failed = 1;
+	snprintf(s->r.tls_err, sizeof s->r.tls_err, "%s", why);
 	transcript_add(s, "-- TLS handshake failed: ", why, strlen(why));
 	if (s->cfg->implicit_tls) {
 		finish(s, SESS_TLS_FAILED, 0);
 	} else {
-		s->t.probe_done = session_now();
+		s->r.t.probe_done = session_now();
 		finish(s, SESS_COMPLETE, 0); /* the verdict reports it */
 	}
 }
@@ -348,21 +369,21 @@ static void start_handshake(struct session *s)
 {
 	char err[200];
 
-	s->tls_tried = 1;
-	s->step = STEP_HANDSHAKE;
-	s->t.tls_start = session_now();
+	s->r.tls_tried = 1;
+	s->io.step = STEP_HANDSHAKE;
+	s->r.t.tls_start = session_now();
 	/* TLS writes small records back to back (the client Finished, then
 	 * EHLO): with Nagle's algorithm the second waits for the server's
 	 * delayed ACK, 40 ms on Linux, every time. Each command is still one
 	 * write, so nothing is split that was not. Best effort: a failure
 	 * costs time, not correctness. */
-	(void)setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
-	s->tls = tls_conn_new(s->fd, s->cfg->sni, err, sizeof err);
-	if (s->tls == NULL) {
+	(void)setsockopt(s->io.fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
+	s->io.tls = tls_conn_new(s->io.fd, s->cfg->sni, err, sizeof err);
+	if (s->io.tls == NULL) {
 		tls_failed(s, err);
 		return;
 	}
-	s->tls_want = POLLOUT; /* the ClientHello goes first */
+	s->io.tls_want = POLLOUT; /* the ClientHello goes first */
 }
 
 /* Drive the handshake; on success go on with the conversation in TLS. */
@@ -370,40 +391,40 @@ static void do_handshake(struct session *s)
 {
 	struct sf_parser *fresh;
 
-	switch (tls_handshake(s->tls)) {
+	switch (tls_handshake(s->io.tls)) {
 	case TLS_IO_OK:
 		break;
 	case TLS_IO_WANT_READ:
-		s->tls_want = POLLIN;
+		s->io.tls_want = POLLIN;
 		return;
 	case TLS_IO_WANT_WRITE:
-		s->tls_want = POLLOUT;
+		s->io.tls_want = POLLOUT;
 		return;
 	case TLS_IO_CLOSED:
 	case TLS_IO_ERROR:
 	default:
-		tls_failed(s, tls_error(s->tls));
+		tls_failed(s, tls_error(s->io.tls));
 		return;
 	}
-	s->tls_want = 0;
-	s->t.tls_done = session_now();
-	snprintf(s->tls_desc, sizeof s->tls_desc, "%s", tls_description(s->tls));
-	transcript_add(s, "-- TLS: ", s->tls_desc, strlen(s->tls_desc));
+	s->io.tls_want = 0;
+	s->r.t.tls_done = session_now();
+	snprintf(s->r.tls_desc, sizeof s->r.tls_desc, "%s", tls_description(s->io.tls));
+	transcript_add(s, "-- TLS: ", s->r.tls_desc, strlen(s->r.tls_desc));
 	/* Nothing said in clear text may leak into the TLS conversation. */
 	fresh = sf_parser_new(NULL);
 	if (fresh == NULL) {
-		finish(s, SESS_NOMEM, 0);
+		finish(s, SESS_LOCAL, ENOMEM);
 		return;
 	}
-	sf_parser_free(s->parser);
-	s->parser = fresh;
-	s->reads = 0;
-	s->cmd_read_seq = 0;
+	sf_parser_free(s->io.parser);
+	s->io.parser = fresh;
+	s->io.reads = 0;
+	s->io.cmd_read_seq = 0;
 	if (s->cfg->implicit_tls) {
-		s->step = STEP_GREETING;
+		s->io.step = STEP_GREETING;
 		return;
 	}
-	s->step = STEP_EHLO_TLS;
+	s->io.step = STEP_EHLO_TLS;
 	send_command(s, "EHLO", s->cfg->ehlo_name);
 }
 
@@ -418,18 +439,30 @@ static int ehlo_failed(const struct sf_reply *r)
 /* The reply to STARTTLS: 220 starts the handshake, anything else ends. */
 static void on_starttls_reply(struct session *s, struct sf_reply *r)
 {
-	s->starttls_reply = r;
+	s->r.starttls_reply = r;
 	if (r->code != 220) {
 		start_quit(s);
 		return;
 	}
 	/* RFC 3207 5: octets after the 220 and before the handshake would be
 	 * read as if they came through TLS (the STARTTLS injection flaw). */
-	if (sf_parser_pending(s->parser) > 0) {
+	if (sf_parser_pending(s->io.parser) > 0) {
 		finish(s, SESS_UNSOLICITED, 0);
 		return;
 	}
 	start_handshake(s);
+}
+
+/* A 2xx EHLO reply as a list, once, for every later stage. 1 to go on, 0
+ * if memory ran out (the session is then done). */
+static int parse_list(struct session *s, const struct sf_reply *r, struct sf_ehlo **out)
+{
+	if (r->code < 200 || r->code > 299)
+		return 1;
+	if (sf_ehlo_parse(r, out) == 0)
+		return 1;
+	finish(s, SESS_LOCAL, ENOMEM);
+	return 0;
 }
 
 /* A complete reply arrived: advance the conversation. Takes ownership of r. */
@@ -438,47 +471,51 @@ static void on_reply(struct session *s, struct sf_reply *r)
 	transcript_reply(s, r);
 	/* A reply is an answer only if its command was written before any of
 	 * its octets arrived (a greeting answers the connect). */
-	if (s->step != STEP_GREETING &&
-	    (s->outoff < s->outlen || s->reads <= s->cmd_read_seq || s->pending_at_send > 0)) {
+	if (s->io.step != STEP_GREETING &&
+	    (s->io.outoff < s->io.outlen || s->io.reads <= s->io.cmd_read_seq || s->io.pending_at_send > 0)) {
 		sf_reply_free(r);
 		finish(s, SESS_UNSOLICITED, 0);
 		return;
 	}
-	switch (s->step) {
+	switch (s->io.step) {
 	case STEP_GREETING:
-		s->greeting = r;
-		s->t.greeting = session_now();
+		s->r.greeting = r;
+		s->r.t.greeting = session_now();
 		if (r->code != 220) {
 			start_quit(s);
 			return;
 		}
-		s->step = STEP_EHLO;
-		s->t.ehlo_sent = session_now();
+		s->io.step = STEP_EHLO;
+		s->r.t.ehlo_sent = session_now();
 		send_command(s, "EHLO", s->cfg->ehlo_name);
 		return;
 	case STEP_EHLO:
-		s->ehlo = r;
-		s->t.ehlo_done = session_now();
+		s->r.ehlo = r;
+		s->r.t.ehlo_done = session_now();
+		if (!parse_list(s, r, &s->r.ehlo_list))
+			return;
 		if (ehlo_failed(r)) {
-			s->step = STEP_HELO;
+			s->io.step = STEP_HELO;
 			send_command(s, "HELO", s->cfg->ehlo_name);
 			return;
 		}
 		break;
 	case STEP_HELO:
-		s->helo = r;
+		s->r.helo = r;
 		break;
 	case STEP_PROBE:
-		s->probe_reply[s->probes_sent - 1] = r;
+		s->r.probe_reply[s->r.probes_sent - 1] = r;
 		break;
 	case STEP_STARTTLS:
 		on_starttls_reply(s, r);
 		return;
 	case STEP_EHLO_TLS:
-		s->ehlo_tls = r;
+		s->r.ehlo_tls = r;
+		if (!parse_list(s, r, &s->r.ehlo_tls_list))
+			return;
 		break;
 	case STEP_QUIT:
-		s->quit = r;
+		s->r.quit = r;
 		finish(s, SESS_COMPLETE, 0);
 		return;
 	case STEP_IDLE:
@@ -493,11 +530,11 @@ static void on_reply(struct session *s, struct sf_reply *r)
 	}
 	if (r->code == 421) {
 		/* "service closing": the server ends the session itself */
-		s->t.probe_done = session_now();
+		s->r.t.probe_done = session_now();
 		finish(s, SESS_COMPLETE, 0);
 		return;
 	}
-	if (s->step == STEP_EHLO || s->step == STEP_PROBE)
+	if (s->io.step == STEP_EHLO || s->io.step == STEP_PROBE)
 		after_ehlo(s);
 	else
 		start_quit(s);
@@ -506,29 +543,32 @@ static void on_reply(struct session *s, struct sf_reply *r)
 static void on_parse_error(struct session *s)
 {
 	size_t len = 0;
-	const char *line = sf_parser_error_line(s->parser, &len);
+	const char *line = sf_parser_error_line(s->io.parser, &len);
 
-	s->perr = sf_parser_error(s->parser);
+	s->r.perr = sf_parser_error(s->io.parser);
 	if (line != NULL) {
-		if (len > sizeof s->perr_line - 1)
-			len = sizeof s->perr_line - 1;
-		memcpy(s->perr_line, line, len);
-		s->perr_line[len] = '\0';
-		s->perr_line_len = len;
+		if (len > sizeof s->r.perr_line - 1)
+			len = sizeof s->r.perr_line - 1;
+		memcpy(s->r.perr_line, line, len);
+		s->r.perr_line[len] = '\0';
+		s->r.perr_line_len = len;
 	}
-	finish(s, s->perr == SF_PERR_NOMEM ? SESS_NOMEM : SESS_PROTOCOL, 0);
+	if (s->r.perr == SF_PERR_NOMEM)
+		finish(s, SESS_LOCAL, ENOMEM);
+	else
+		finish(s, SESS_PROTOCOL, 0);
 }
 
 /* The peer closed (or reset) its side. */
 static void on_eof(struct session *s, int reset)
 {
-	s->pending_at_close = sf_parser_pending(s->parser);
-	if (s->step == STEP_QUIT && s->pending_at_close == 0) {
+	s->r.pending_at_close = sf_parser_pending(s->io.parser);
+	if (s->io.step == STEP_QUIT && s->r.pending_at_close == 0) {
 		finish(s, SESS_COMPLETE, 0); /* closing after QUIT is what servers do */
-	} else if (s->step == STEP_PROBE) {
+	} else if (s->io.step == STEP_PROBE) {
 		/* a box that punishes the probe: the verdict reports it */
-		s->probe_dropped = 1;
-		s->t.probe_done = session_now();
+		s->r.probe_dropped = 1;
+		s->r.t.probe_done = session_now();
 		finish(s, SESS_COMPLETE, 0);
 	} else {
 		finish(s, reset ? SESS_RESET : SESS_CLOSED, reset ? ECONNRESET : 0);
@@ -541,11 +581,11 @@ static void consume(struct session *s, const char *buf, size_t n)
 	struct sf_reply *r = NULL;
 	enum sf_pstatus st = SF_PARSE_MORE;
 
-	s->bytes_in += n;
-	s->reads++;
-	sf_parser_feed(s->parser, buf, n);
-	while (!session_done(s) && s->step != STEP_HANDSHAKE &&
-	       (st = sf_parser_next(s->parser, &r)) == SF_PARSE_REPLY)
+	s->r.bytes_in += n;
+	s->io.reads++;
+	sf_parser_feed(s->io.parser, buf, n);
+	while (!session_done(s) && s->io.step != STEP_HANDSHAKE &&
+	       (st = sf_parser_next(s->io.parser, &r)) == SF_PARSE_REPLY)
 		on_reply(s, r);
 	if (!session_done(s) && st == SF_PARSE_ERROR)
 		on_parse_error(s);
@@ -556,24 +596,24 @@ static int read_some(struct session *s, char *buf, size_t want, size_t *got)
 {
 	ssize_t n;
 
-	if (s->tls != NULL) {
+	if (s->io.tls != NULL) {
 		/* Acknowledge at once what TLS brings: a server whose TLS
 		 * library writes its session tickets and then the EHLO reply
 		 * has that reply held by its own Nagle algorithm until our
 		 * delayed ACK (40 ms) unless we ACK quickly. Linux drops
 		 * quick-ACK mode by itself, hence on every read. */
 #ifdef TCP_QUICKACK
-		(void)setsockopt(s->fd, IPPROTO_TCP, TCP_QUICKACK, &(int){ 1 }, sizeof(int));
+		(void)setsockopt(s->io.fd, IPPROTO_TCP, TCP_QUICKACK, &(int){ 1 }, sizeof(int));
 #endif
-		switch (tls_read(s->tls, buf, want, got)) {
+		switch (tls_read(s->io.tls, buf, want, got)) {
 		case TLS_IO_OK:
-			s->tls_want = 0;
+			s->io.tls_want = 0;
 			return 1;
 		case TLS_IO_WANT_READ:
-			s->tls_want = 0;
+			s->io.tls_want = 0;
 			return 0;
 		case TLS_IO_WANT_WRITE:
-			s->tls_want = POLLOUT;
+			s->io.tls_want = POLLOUT;
 			return 0;
 		case TLS_IO_CLOSED:
 			on_eof(s, 0);
@@ -584,7 +624,7 @@ static int read_some(struct session *s, char *buf, size_t want, size_t *got)
 			return 0;
 		}
 	}
-	n = recv(s->fd, buf, want, 0);
+	n = recv(s->io.fd, buf, want, 0);
 	if (n > 0) {
 		*got = (size_t)n;
 		return 1;
@@ -605,7 +645,7 @@ static void on_readable(struct session *s)
 	/* TLS may hold decrypted octets the socket no longer signals: drain
 	 * them; a plain socket gets one read per wake-up. */
 	do {
-		size_t room = SF_CONN_BYTES_MAX - s->bytes_in;
+		size_t room = SF_CONN_BYTES_MAX - s->r.bytes_in;
 		size_t want = room < sizeof buf ? room : sizeof buf;
 		size_t got = 0;
 		/* cppcheck-suppress knownConditionTrueFalse ; bytes_in grows per read */
@@ -616,7 +656,7 @@ static void on_readable(struct session *s)
 		if (!read_some(s, buf, want, &got))
 			return;
 		consume(s, buf, got);
-	} while (!session_done(s) && s->tls != NULL && s->step != STEP_HANDSHAKE);
+	} while (!session_done(s) && s->io.tls != NULL && s->io.step != STEP_HANDSHAKE);
 }
 
 /* poll() events this session waits for; 0 if none. */
@@ -624,37 +664,37 @@ static short wanted_events(const struct session *s)
 {
 	short ev;
 
-	if (s->step == STEP_DONE || s->fd < 0)
+	if (s->io.step == STEP_DONE || s->io.fd < 0)
 		return 0;
-	if (s->step == STEP_CONNECT)
+	if (s->io.step == STEP_CONNECT)
 		return POLLOUT;
-	if (s->step == STEP_HANDSHAKE)
-		return s->tls_want ? s->tls_want : POLLIN;
+	if (s->io.step == STEP_HANDSHAKE)
+		return s->io.tls_want ? s->io.tls_want : POLLIN;
 	ev = POLLIN;
-	if (s->outoff < s->outlen || s->tls_want == POLLOUT)
+	if (s->io.outoff < s->io.outlen || s->io.tls_want == POLLOUT)
 		ev |= POLLOUT;
 	return ev;
 }
 
 static void on_events(struct session *s, short revents)
 {
-	if (s->step == STEP_CONNECT) {
+	if (s->io.step == STEP_CONNECT) {
 		if (revents & (POLLOUT | POLLERR | POLLHUP))
 			on_connected(s);
-		if (s->step == STEP_HANDSHAKE)
+		if (s->io.step == STEP_HANDSHAKE)
 			do_handshake(s);
 		return;
 	}
-	if (s->step == STEP_HANDSHAKE) {
+	if (s->io.step == STEP_HANDSHAKE) {
 		do_handshake(s);
-		if (s->step != STEP_EHLO_TLS && s->step != STEP_GREETING)
+		if (s->io.step != STEP_EHLO_TLS && s->io.step != STEP_GREETING)
 			return;
 		/* the handshake may have brought application data along */
-		if (s->tls != NULL && tls_pending(s->tls) > 0)
+		if (s->io.tls != NULL && tls_pending(s->io.tls) > 0)
 			on_readable(s);
 		return;
 	}
-	if ((revents & POLLOUT) && s->outoff < s->outlen)
+	if ((revents & POLLOUT) && s->io.outoff < s->io.outlen)
 		flush_out(s);
 	if (!session_done(s) && (revents & (POLLIN | POLLERR | POLLHUP)))
 		on_readable(s);
@@ -664,8 +704,8 @@ static void on_events(struct session *s, short revents)
  * shorter wait for the reply to QUIT. */
 static double session_deadline(const struct session *s, double deadline)
 {
-	if (s->step == STEP_QUIT && s->quit_deadline > 0 && s->quit_deadline < deadline)
-		return s->quit_deadline;
+	if (s->io.step == STEP_QUIT && s->io.quit_deadline > 0 && s->io.quit_deadline < deadline)
+		return s->io.quit_deadline;
 	return deadline;
 }
 
@@ -673,9 +713,9 @@ static double session_deadline(const struct session *s, double deadline)
  * worth failing the check: everything that matters was already said. */
 static void on_deadline(struct session *s)
 {
-	if (s->parser != NULL)
-		s->pending_at_close = sf_parser_pending(s->parser);
-	if (s->step == STEP_QUIT)
+	if (s->io.parser != NULL)
+		s->r.pending_at_close = sf_parser_pending(s->io.parser);
+	if (s->io.step == STEP_QUIT)
 		finish(s, SESS_COMPLETE, 0);
 	else
 		finish(s, SESS_TIMEOUT, 0);
@@ -689,7 +729,7 @@ void session_run(struct session *const *ss, size_t n, double deadline)
 	if (pfd == NULL || idx == NULL) {
 		for (size_t i = 0; i < n; i++)
 			if (!session_done(ss[i]))
-				finish(ss[i], SESS_NOMEM, 0);
+				finish(ss[i], SESS_LOCAL, ENOMEM);
 		free(pfd);
 		free(idx);
 		return;
@@ -712,7 +752,7 @@ void session_run(struct session *const *ss, size_t n, double deadline)
 			}
 			if (d < next)
 				next = d;
-			pfd[m].fd = s->fd;
+			pfd[m].fd = s->io.fd;
 			pfd[m].events = wanted_events(s);
 			pfd[m].revents = 0;
 			idx[m++] = i;

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "sf_reply.h"
+#include "sf_ehlo.h"
 #include "tls.h"
 
 /* Where a session is in the conversation. */
@@ -47,7 +48,7 @@ enum session_outcome {
 	SESS_UNSOLICITED,     /* a reply arrived before the command it would answer */
 	SESS_TLS_FAILED,      /* implicit TLS: the handshake failed (tls_err says why) */
 	SESS_IO_ERROR,        /* another socket error (errno kept) */
-	SESS_NOMEM            /* out of memory */
+	SESS_LOCAL            /* this host failed: out of memory, no descriptors (errno kept) */
 };
 
 /* Read-only settings shared by sessions. */
@@ -85,32 +86,13 @@ struct session_times {
 #define SESSION_OUT_MAX 1024  /* one command line (the long probe passes 512 on purpose) */
 #define SESSION_TRANSCRIPT_MAX 64 /* lines kept for -v */
 
-/* One conversation. Fill addr, addrlen and cfg, call session_init(), then
- * session_start(); the fields below "results" are valid once done. */
-struct session {
-	/* set by the caller */
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
-	const struct session_config *cfg;
-
-	/* private state */
-	int fd;
-	struct tls_conn *tls;      /* TLS layer once started, else NULL */
-	short tls_want;            /* poll event the TLS layer waits for, or 0 */
-	size_t probe_next;         /* next probe command to send */
-	enum session_step step;
-	struct sf_parser *parser;
-	char out[SESSION_OUT_MAX]; /* command being written */
-	size_t outlen, outoff;
-	unsigned long reads;       /* read() calls that returned data */
-	unsigned long cmd_read_seq;/* value of reads when the last command went out */
-	size_t pending_at_send;    /* octets of a reply already begun when it went out */
-	double quit_deadline;
-
-	/* results */
+/* What a conversation found: valid once it is done, read by the later
+ * stages (judge, report, baseline). Replies, lists and strings are owned by
+ * the session and live until session_cleanup(). */
+struct session_result {
 	enum session_outcome outcome;
 	enum session_step failed_step; /* the step the failure happened in */
-	int sys_errno;                 /* errno for CONNECT_FAILED, IO_ERROR */
+	int sys_errno;                 /* errno for CONNECT_FAILED, IO_ERROR, LOCAL */
 	enum sf_perr perr;             /* for PROTOCOL */
 	char perr_line[96];            /* start of the offending line, raw, NUL-terminated */
 	size_t perr_line_len;
@@ -119,12 +101,16 @@ struct session {
 	struct sf_reply *greeting, *ehlo, *helo, *quit;
 	struct sf_reply *starttls_reply;  /* reply to STARTTLS */
 	struct sf_reply *ehlo_tls;        /* reply to EHLO inside TLS */
+	struct sf_ehlo *ehlo_list;        /* ehlo parsed once when it is 2xx, else NULL */
+	struct sf_ehlo *ehlo_tls_list;    /* ehlo_tls parsed once when it is 2xx, else NULL */
 	struct sf_reply *probe_reply[SESSION_PROBES];
+	char *probe_sent[SESSION_PROBES]; /* each probe command as sent, without CRLF */
+	const char *probe_keyword[SESSION_PROBES]; /* the extension it belongs to, or NULL */
 	size_t probes_sent;
 	int probe_dropped;             /* 1 if the peer dropped the connection after probe probes_sent-1 */
 	int tls_tried;                 /* a TLS handshake was started */
 	int tls_failed;                /* it failed; tls_err says why */
-	char tls_err[200];
+	char tls_err[200];             /* why TLS failed, or why a read or write in TLS did */
 	char tls_desc[96];             /* protocol and cipher when it worked */
 	struct session_times t;
 	/* transcript for -v: "C: ..." / "S: ..." lines, raw */
@@ -132,8 +118,36 @@ struct session {
 	size_t ntranscript;
 };
 
-/* Prepare s for use: no socket, no results. cfg must outlive s. */
-void session_init(struct session *s, const struct session_config *cfg);
+/* The conversation's own state: only session.c reads or writes it. */
+struct session_io {
+	int fd;
+	struct tls_conn *tls;      /* TLS layer once started, else NULL */
+	short tls_want;            /* poll event the TLS layer waits for, or 0 */
+	enum session_step step;
+	struct sf_parser *parser;
+	char out[SESSION_OUT_MAX]; /* command being written */
+	size_t outlen, outoff;
+	unsigned long reads;       /* read() calls that returned data */
+	unsigned long cmd_read_seq;/* value of reads when the last command went out */
+	size_t pending_at_send;    /* octets of a reply already begun when it went out */
+	double quit_deadline;
+};
+
+/* One conversation: session_init(), session_start(), drive it with
+ * session_run(), read r, session_cleanup(). */
+struct session {
+	struct sockaddr_storage addr;     /* the peer (session_init) */
+	socklen_t addrlen;
+	const struct session_config *cfg; /* must outlive the session */
+	struct session_result r;          /* public results */
+	struct session_io io;             /* private */
+};
+
+/* Prepare s for use at address addr (len octets, at most the size of a
+ * sockaddr_storage): no socket, no results. cfg must outlive s. A session
+ * only initialised may be cleaned up. */
+void session_init(struct session *s, const struct session_config *cfg,
+		  const struct sockaddr *addr, socklen_t len);
 
 /* Start the connection (non-blocking). On immediate failure the session is
  * done with SESS_CONNECT_FAILED. now: monotonic seconds. */

@@ -1,0 +1,320 @@
+/*
+ * baseline.c - state retention for --baseline (see baseline.h).
+ *
+ * The state is one data line (libmonitoringplug writes it after its own
+ * header "# NP State file", its format version, our data version and the
+ * time): "C:" or "W:" (banner cut or whole), the first greeting line in
+ * hex (at most BASELINE_BANNER_MAX octets of it), a tab, the keywords
+ * comma-separated (as many as fit in BASELINE_LINE_MAX).
+ */
+#include "baseline.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <stdbool.h> /* utils_base.h needs it */
+#include "utils_base.h" /* libmonitoringplug: np_enable_state, np_state_write_string */
+
+#include "guard.h"
+#include "sf_ascii.h"
+
+#define STATE_READ_MAX 4096U /* octets of the state file we read */
+
+/* libmonitoringplug's accessor for its plugin record; its header does not
+ * declare it. */
+void _get_monitoring_plugin(monitoring_plugin **pointer);
+
+int baseline_key(const char *host, const char *port, char *buf, size_t bufsz)
+{
+	size_t n;
+	int w = snprintf(buf, bufsz, "baseline_");
+
+	if (w < 0 || (size_t)w >= bufsz)
+		return -1;
+	n = (size_t)w;
+	for (const char *p = host; *p; p++) {
+		w = sf_is_alnum((unsigned char)*p) ? snprintf(buf + n, bufsz - n, "%c", *p)
+						   : snprintf(buf + n, bufsz - n, "_%02X", (unsigned char)*p);
+		if (w < 0 || (size_t)w >= bufsz - n)
+			return -1;
+		n += (size_t)w;
+	}
+	w = snprintf(buf + n, bufsz - n, "_%s", port);
+	return w < 0 || (size_t)w >= bufsz - n ? -1 : 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int baseline_parse(const char *line, struct baseline *bl)
+{
+	const char *tab = strchr(line, '\t');
+	size_t hexlen, n = 0;
+	char *p;
+
+	memset(bl, 0, sizeof *bl);
+	if (tab == NULL || (size_t)(tab - line) < 3 || (line[0] != 'C' && line[0] != 'W') ||
+	    line[1] != ':')
+		return -1;
+	bl->cut = line[0] == 'C';
+	line += 2;
+	hexlen = (size_t)(tab - line);
+	if (hexlen % 2 != 0 || hexlen / 2 > BASELINE_BANNER_MAX)
+		return -1;
+	for (size_t i = 0; i < hexlen; i += 2) {
+		int hi = hexval(line[i]), lo = hexval(line[i + 1]);
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+			return -1;
+		bl->banner[n++] = (char)(hi * 16 + lo);
+	}
+	bl->banner[n] = '\0';
+	if (strlen(tab + 1) > BASELINE_LINE_MAX)
+		return -1;
+	snprintf(bl->kwbuf, sizeof bl->kwbuf, "%s", tab + 1);
+	for (p = bl->kwbuf; *p != '\0' && bl->nkw < BASELINE_KW_MAX;) {
+		char *comma = strchr(p, ',');
+		bl->kw[bl->nkw++] = p;
+		if (comma == NULL)
+			break;
+		*comma = '\0';
+		p = comma + 1;
+	}
+	bl->have = 1;
+	return 0;
+}
+
+void baseline_format(const struct session_result *r, char *buf)
+{
+	const struct sf_reply_line *g = &r->greeting->lines[0];
+	size_t blen = g->len > BASELINE_BANNER_MAX ? BASELINE_BANNER_MAX : g->len;
+	const struct sf_ehlo *e = r->ehlo_list;
+	size_t n;
+
+	n = (size_t)snprintf(buf, BASELINE_LINE_MAX + 1, "%c:", blen < g->len ? 'C' : 'W');
+	for (size_t i = 0; i < blen; i++)
+		n += (size_t)snprintf(buf + n, BASELINE_LINE_MAX + 1 - n, "%02X",
+				      (unsigned char)g->raw[i]);
+	buf[n++] = '\t';
+	buf[n] = '\0';
+	for (size_t i = 0, k = 0; e != NULL && i < e->next && k < BASELINE_KW_MAX; i++) {
+		const struct sf_ehlo_ext *x = &e->ext[i];
+		size_t len = strlen(x->keyword);
+		if (!x->valid || x->masked || n + len + 1 > BASELINE_LINE_MAX)
+			continue;
+		n += (size_t)snprintf(buf + n, BASELINE_LINE_MAX + 1 - n, "%s%s", k++ ? "," : "",
+				      x->keyword);
+	}
+}
+
+int baseline_enable(const char *host, const char *port, char *why, size_t whysz)
+{
+	char key[BASELINE_KEY_MAX + 1];
+
+	if (baseline_key(host, port, key, sizeof key) != 0) {
+		snprintf(why, whysz, "--baseline: the host name is too long for a state key");
+		return -1;
+	}
+	guard_begin("--baseline");
+	np_enable_state(key, BASELINE_VERSION);
+	guard_end();
+	return 0;
+}
+
+/* The state file's name, or NULL. */
+static const char *state_file(void)
+{
+	monitoring_plugin *mp = NULL;
+
+	_get_monitoring_plugin(&mp);
+	if (mp == NULL || mp->state == NULL || mp->state->_filename == NULL)
+		return NULL;
+	return mp->state->_filename;
+}
+
+/* Open the state file for reading without following a link or blocking on
+ * a FIFO: the fd, -2 when there is none, -1 with why. */
+static int open_state(const char *path, char *why, size_t whysz)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return -2; /* none yet; keeping it will say why it cannot be */
+		snprintf(why, whysz, "cannot read the state file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		snprintf(why, whysz, "the state file %s is not a regular file", path);
+		return -1;
+	}
+	return fd;
+}
+
+/* Split the next line off *p (NUL-terminated text); NULL at the end. */
+static char *next_line(char **p)
+{
+	char *line = *p, *nl;
+
+	if (line == NULL || *line == '\0')
+		return NULL;
+	nl = strchr(line, '\n');
+	if (nl != NULL) {
+		*nl = '\0';
+		*p = nl + 1;
+	} else {
+		*p = NULL;
+	}
+	return line;
+}
+
+/* Parse the whole file (libmonitoringplug's layout) into bl; -1 if it is
+ * not a state of ours. */
+static int parse_state(char *text, struct baseline *bl)
+{
+	char *p = text, *line, *end;
+	long field[3];
+	int nf = 0;
+
+	while ((line = next_line(&p)) != NULL && nf < 3) {
+		if (line[0] == '#')
+			continue;
+		errno = 0;
+		field[nf] = strtol(line, &end, 10);
+		if (errno != 0 || end == line || *end != '\0' || field[nf] < 0)
+			return -1;
+		nf++;
+	}
+	if (nf < 3 || line == NULL || field[0] != NP_STATE_FORMAT_VERSION ||
+	    field[1] != BASELINE_VERSION)
+		return -1;
+	if (baseline_parse(line, bl) != 0)
+		return -1;
+	bl->since = (time_t)field[2];
+	return 0;
+}
+
+int baseline_load(struct baseline *bl, int *unreadable, char *why, size_t whysz)
+{
+	const char *path = state_file();
+	char text[STATE_READ_MAX + 1];
+	size_t len = 0;
+	int fd;
+
+	memset(bl, 0, sizeof *bl);
+	*unreadable = 0;
+	if (path == NULL) {
+		snprintf(why, whysz, "no state file name");
+		return -1;
+	}
+	fd = open_state(path, why, whysz);
+	if (fd == -2)
+		return 0;
+	if (fd < 0)
+		return -1;
+	while (len < STATE_READ_MAX) {
+		ssize_t n = read(fd, text + len, STATE_READ_MAX - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	text[len] = '\0';
+	if (memchr(text, '\0', len) != NULL || len == STATE_READ_MAX || parse_state(text, bl) != 0) {
+		memset(bl, 0, sizeof *bl);
+		*unreadable = 1;
+	}
+	return 0;
+}
+
+/* Make the state folder (as libmonitoringplug would) and try a file in it;
+ * the state path must not be anything but a regular file. */
+static int writable(const char *path, char *why, size_t whysz)
+{
+	char dir[PATH_MAX], probe[PATH_MAX + 16];
+	struct stat st;
+	char *slash;
+	int fd;
+
+	if (strlen(path) >= sizeof dir) {
+		snprintf(why, whysz, "the state file name is too long");
+		return -1;
+	}
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		snprintf(why, whysz, "the state file %s is not a regular file", path);
+		return -1;
+	}
+	snprintf(dir, sizeof dir, "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir) {
+		snprintf(why, whysz, "bad state file name %s", path);
+		return -1;
+	}
+	*slash = '\0';
+	for (char *p = dir + 1;; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(dir, S_IRWXU) != 0 && errno != EEXIST) {
+				snprintf(why, whysz, "cannot create %s: %s", dir, strerror(errno));
+				return -1;
+			}
+			*p = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	snprintf(probe, sizeof probe, "%s/.probeXXXXXX", dir);
+	fd = mkstemp(probe);
+	if (fd < 0) {
+		snprintf(why, whysz, "cannot write in %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	unlink(probe);
+	return 0;
+}
+
+int baseline_keep(const struct session_result *r, char *why, size_t whysz)
+{
+	const char *path = state_file();
+	char line[BASELINE_LINE_MAX + 1];
+
+	if (path == NULL) {
+		snprintf(why, whysz, "no state file name");
+		return -1;
+	}
+	if (writable(path, why, whysz) != 0)
+		return -1;
+	baseline_format(r, line);
+	guard_begin("cannot keep the baseline");
+	np_state_write_string(0, line);
+	guard_end();
+	return 0;
+}
+
+void baseline_release(void)
+{
+	monitoring_plugin *mp = NULL;
+
+	_get_monitoring_plugin(&mp);
+	if (mp != NULL && mp->state != NULL) {
+		free(mp->state->_filename);
+		mp->state->_filename = NULL;
+	}
+}

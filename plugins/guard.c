@@ -1,0 +1,81 @@
+/*
+ * guard.c - our prefix on libmonitoringplug's die() (see guard.h).
+ *
+ * exit() runs the handlers registered with atexit() before it flushes
+ * stdio, so the handler still finds the memory stream open and can put the
+ * real stdout back before anything reaches it.
+ */
+#include "guard.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sf_text.h"
+
+#define GUARD_SHOWN_MAX 400U /* escaped octets of the captured message */
+
+static FILE *real_stdout;   /* stdout while guarded, else NULL */
+static FILE *mem;           /* the memory stream stdout points to */
+static char *mem_buf;
+static size_t mem_len;
+static const char *guard_what;
+static int handler_set;
+
+/* Put stdout back; 1 if a capture was running. */
+static int restore(void)
+{
+	if (real_stdout == NULL)
+		return 0;
+	fflush(mem);
+	stdout = real_stdout;
+	real_stdout = NULL;
+	fclose(mem);
+	mem = NULL;
+	return 1;
+}
+
+static void on_exit_guarded(void)
+{
+	char shown[GUARD_SHOWN_MAX];
+	size_t len;
+
+	if (!restore())
+		return;
+	len = mem_buf != NULL ? strlen(mem_buf) : 0;
+	while (len > 0 && (mem_buf[len - 1] == '\n' || mem_buf[len - 1] == '\r' ||
+			   mem_buf[len - 1] == ' '))
+		len--;
+	sf_escape(shown, sizeof shown, mem_buf != NULL ? mem_buf : "", len);
+	printf("%s UNKNOWN - %s: %s\n", GUARD_PREFIX, guard_what,
+	       len > 0 ? shown : "libmonitoringplug gave up without a reason");
+	free(mem_buf);
+	mem_buf = NULL;
+	fflush(stdout);
+}
+
+void guard_begin(const char *what)
+{
+	FILE *m;
+
+	if (real_stdout != NULL)
+		return; /* already guarded */
+	fflush(stdout);
+	m = open_memstream(&mem_buf, &mem_len);
+	if (m == NULL)
+		return; /* unguarded: libmonitoringplug's own words, still UNKNOWN */
+	if (!handler_set)
+		handler_set = atexit(on_exit_guarded) == 0;
+	guard_what = what;
+	mem = m;
+	real_stdout = stdout;
+	stdout = m;
+}
+
+void guard_end(void)
+{
+	if (restore()) {
+		free(mem_buf);
+		mem_buf = NULL;
+	}
+}
