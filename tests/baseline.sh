@@ -54,7 +54,6 @@ first() {
 }
 
 case_first_then_same() {
-	case_begin first-then-same
 	first
 	[ -n "$(find "$STATE" -type f -name 'baseline_127_2E0_2E0_2E1_*')" ] ||
 		fail "no state file baseline_127_2E0_2E0_2E1_PORT under $STATE"
@@ -63,11 +62,9 @@ case_first_then_same() {
 	expect_rc 0
 	expect_first '^SMTP FIXUP OK - 127\.0\.0\.1:[0-9]+ \(127\.0\.0\.1\): no SMTP inspection seen, 10 ESMTP extensions, [0-9.]+ s$'
 	expect_perfdata_wellformed
-	case_end
 }
 
 case_stripped() {
-	case_begin stripped
 	first
 	emu_on "$PORT" strip
 	check
@@ -78,11 +75,9 @@ case_stripped() {
 	check --baseline-changed=critical
 	expect_rc 2
 	expect_first '^SMTP FIXUP CRITICAL - 5 extensions gone since the last clean run'
-	case_end
 }
 
 case_banner_changed() {
-	case_begin banner-changed
 	first
 	emu_on "$PORT" asa
 	check
@@ -90,11 +85,9 @@ case_banner_changed() {
 	expect_first '4 extensions gone since the last clean run: VRFY, STARTTLS, SMTPUTF8, CHUNKING; greeting changed since the last clean run'
 	expect_output '^  seen: 220 mail\.example\.org ESMTP Postfix \(Debian/GNU\)$'
 	expect_output '^  seen: 220 \*+$'
-	case_end
 }
 
 case_not_writable() {
-	case_begin not-writable
 	emu_on 0 none
 	PORT=$EMU_PORT
 	: >"$CASE_DIR/a-file"
@@ -102,11 +95,9 @@ case_not_writable() {
 	check
 	expect_rc 3
 	expect_first "; cannot keep the baseline: cannot create $CASE_DIR/a-file/state: Not a directory\$"
-	case_end
 }
 
 case_not_clean_first() {
-	case_begin not-clean-first
 	STATE=$CASE_DIR/state
 	emu_on 0 asa
 	PORT=$EMU_PORT
@@ -114,20 +105,13 @@ case_not_clean_first() {
 	expect_rc 2
 	expect_first '; no baseline recorded yet: this run is not clean$'
 	[ -z "$(find "$STATE" -type f 2>/dev/null)" ] || fail "a state file was written"
-	case_end
 }
 
 case_with_domain() {
-	case_begin with-domain
 	run_plugin 3 -D example.org --baseline
 	expect_rc 3
 	expect_first "^SMTP FIXUP UNKNOWN - --baseline keeps one server's state: not with -D$"
-	case_end
 }
 
-CASES=(first_then_same stripped banner_changed not_writable not_clean_first with_domain)
-[ $# -gt 0 ] && CASES=("$@")
-for c in "${CASES[@]}"; do
-	"case_$c"
-done
+run_suite "$@"
 finish

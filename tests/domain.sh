@@ -92,7 +92,6 @@ check_domain() {
 # peer that says nothing). All at once: the two silent hosts cost the
 # timeout once, not twice, and the others are not delayed.
 case_four_mx() {
-	case_begin four-mx
 	free_port
 	peer_start silent --listen 127.0.0.9 --connections 2
 	emu_on 127.0.0.1 "$PORT" none
@@ -118,22 +117,18 @@ case_four_mx() {
 	# about the timeout, never the sum (6 s)
 	expect_elapsed_min 2900
 	expect_elapsed_max 4000
-	case_end
 }
 
 case_no_mx() {
-	case_begin no-mx
 	free_port
 	emu_on 127.0.0.1 "$PORT" none
 	check_domain 6 -D nomx.test -p "$PORT" -t 3
 	expect_rc 0
 	expect_first '^SMTP FIXUP OK - nomx\.test:[0-9]+ \(127\.0\.0\.1\): no SMTP inspection seen, 10 ESMTP extensions, .*; nomx\.test has no MX record: its own address is checked \(RFC 5321 5\.1\)$'
 	expect_perfdata_wellformed
-	case_end
 }
 
 case_one_mx() {
-	case_begin one-mx
 	free_port
 	emu_on 127.0.0.1 "$PORT" asa
 	check_domain 6 -D one.test. -p "$PORT" -t 3
@@ -141,45 +136,32 @@ case_one_mx() {
 	expect_first '^SMTP FIXUP CRITICAL - 4 of 10 ESMTP extensions masked'
 	expect_perfdata_wellformed
 	expect_perf masked_extensions 4
-	case_end
 }
 
 case_nxdomain() {
-	case_begin nxdomain
 	check_domain 6 -D nx.test -t 3
 	expect_rc 2
 	expect_first '^SMTP FIXUP CRITICAL - nx\.test has no mail server: the domain does not exist \(NXDOMAIN\)$'
-	case_end
 }
 
 case_null_mx() {
-	case_begin null-mx
 	check_domain 6 -D nullmx.test -t 3
 	expect_rc 2
 	expect_first '^SMTP FIXUP CRITICAL - nullmx\.test has no mail server: its null MX record says it accepts no mail \(RFC 7505\)$'
-	case_end
 }
 
 case_no_mx_no_address() {
-	case_begin no-mx-no-address
 	check_domain 6 -D empty.test -t 3
 	expect_rc 2
 	expect_first '^SMTP FIXUP CRITICAL - empty\.test has no mail server: no MX record and no address$'
-	case_end
 }
 
 case_domain_and_host() {
-	case_begin domain-and-host
 	run_plugin 3 -D dom.test -H 127.0.0.1
 	expect_rc 3
 	expect_first '^SMTP FIXUP UNKNOWN - -H \(one host\) and -D \(a domain.s MX hosts\) exclude each other$'
-	case_end
 }
 
-CASES=(four_mx no_mx one_mx nxdomain null_mx no_mx_no_address domain_and_host)
-[ $# -gt 0 ] && CASES=("$@")
 dns_start
-for c in "${CASES[@]}"; do
-	"case_$c"
-done
+run_suite "$@"
 finish

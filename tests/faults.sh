@@ -17,11 +17,10 @@
 #   FAULTS_VALGRIND  some (default): every case, then the cases marked "vg"
 #                    in the table once more under valgrind memcheck;
 #                    all (or 1): every case once, under valgrind only;
-#                    none (or 0): no valgrind.
+#                    none (or 0): no valgrind (lib.sh's ROWS_VALGRIND).
 #                    Under valgrind, a memory error or a definite leak fails
 #                    the case, and time bounds get VALGRIND_SLACK_MS more.
-#   FAULTS_JOBS      cases run at once (default 4; most of them wait on
-#                    sockets, not on the CPU).
+#   FAULTS_JOBS      cases run at once (default 4; lib.sh's ROWS_JOBS).
 #
 # Prints "ok NAME" or "not ok NAME: reason" for each case, then
 # "N passed, M failed"; exits 1 if any failed.
@@ -33,17 +32,6 @@ require_built "$PLUGIN" "$PEER"
 
 : "${FAULTS_VALGRIND:=some}"
 : "${FAULTS_JOBS:=4}"
-# Time valgrind may add to a run of the plugin (start-up, slow code, a
-# machine busy with other work).
-VALGRIND_SLACK_MS=30000
-# Seconds added to -t (and to the time bounds) for a TLS case under
-# valgrind.
-VALGRIND_TLS_EXTRA=10
-# How long strace holds the first write() of a slowwrite case: more than
-# the peer lingers after its close (PEER_CLOSE_LINGER_MS, 2 s).
-SLOW_WRITE_MS=2600
-# Exit status valgrind gives when it found an error.
-VALGRIND_ERROR_RC=97
 # The first line is the summary (at most 1024 octets in the plugin) and
 # the perfdata (at most 1024): anything longer is not a clear message.
 FIRST_LINE_MAX=2048
@@ -57,60 +45,19 @@ some) ;;
 	exit 99
 	;;
 esac
-# A plugin built with ASan (tools/sanitize-check) runs neither under
-# valgrind (two memory checkers) nor under strace (LeakSanitizer stops
-# when traced): the sanitizers are the memory check there.
-if grep -qa __asan_init "$PLUGIN"; then
-	FAULTS_VALGRIND=none
-	FAULTS_ASAN=1
-else
-	FAULTS_ASAN=0
-fi
 if ! [[ $FAULTS_JOBS =~ ^[1-9][0-9]?$ ]]; then
 	echo "FAULTS_JOBS must be a number from 1 to 99, not '$FAULTS_JOBS'" >&2
 	exit 99
 fi
+ROWS_VALGRIND=$FAULTS_VALGRIND
+ROWS_JOBS=$FAULTS_JOBS
 
 # ---- the table ---------------------------------------------------------
 
-# row NAME SCRIPT T STATE PHRASE MAX_MS MIN_MS SENT [FLAGS]
-#   NAME    the case's name
-#   SCRIPT  tests/peers/SCRIPT.txt
-#   T       the plugin's -t
-#   STATE   OK, WARNING, CRITICAL or UNKNOWN: the exit code and the word
-#   PHRASE  an extended regex the summary (first line without perfdata,
-#           after "SMTP FIXUP STATE - ") must match
-#   MAX_MS  the plugin must end within this (wall time, ms)
-#   MIN_MS  and not before this (a slow peer is given the whole timeout)
-#   SENT    what the plugin must have said, in order, from the peer's log:
-#           "-" nothing, "EHLO,QUIT" and so on; "any" not checked (the
-#           peer may be busy sending and not read)
-#   FLAGS   comma-separated: v6 (peer on ::1, plugin with -6 -H ::1),
-#           vg (also run under valgrind by default), verdict (the
-#           conversation was held and the summary is the verdict, which
-#           need not name the server; a failure to hold it must),
-#           starttls (plugin with -S), tls (plugin with --tls); the last
-#           two are skipped if the plugin's --help does not offer them;
-#           slowwrite (the plugin's first write() is held SLOW_WRITE_MS by
-#           strace, so that the peer is gone when it comes; skipped
-#           without a working strace and under valgrind); openssl (the
-#           plugin's TLS library forced to OpenSSL, CHECK_SMTP_FIXUP_TLS;
-#           the other TLS cases take the default, GnuTLS)
-# "@T@" in PHRASE stands for the -t given (valgrind runs of TLS cases get
-# a longer one: loading and starting TLS under valgrind takes seconds).
-ROW_NAME=() ROW_SCRIPT=() ROW_T=() ROW_STATE=() ROW_PHRASE=() ROW_MAX=() ROW_MIN=()
-ROW_SENT=() ROW_FLAGS=()
-row() {
-	ROW_NAME+=("$1")
-	ROW_SCRIPT+=("$2")
-	ROW_T+=("$3")
-	ROW_STATE+=("$4")
-	ROW_PHRASE+=("$5")
-	ROW_MAX+=("$6")
-	ROW_MIN+=("$7")
-	ROW_SENT+=("$8")
-	ROW_FLAGS+=("${9:-}")
-}
+# The rows (lib.sh's row: NAME SCRIPT T STATE PHRASE MAX_MS MIN_MS SENT
+# FLAGS MORE...). One flag of this suite: verdict (the conversation was
+# held and the summary is the verdict, which need not name the server; a
+# failure to hold it must).
 
 # Phrases of the plugin's summary.
 NOT_SMTP='does not speak SMTP'
@@ -121,7 +68,8 @@ QUIT_REPLY='waiting for the QUIT reply'
 MIDDLE='in the middle of a reply'
 
 #   name                    script                    -t state     phrase                                              max  min  sent             flags
-row silent                  fault-silent               2 CRITICAL "no answer from .* within 2 s, $GREETING"            3000 1900 -
+row silent                  silent                     2 CRITICAL "no answer from .* within 2 s, $GREETING"            3000 1900 -                "" \
+	perf_range=time:1.9:2.5 "log=closed by the client"
 row drip-greeting           fault-drip-greeting        2 CRITICAL "no complete answer from .* within 2 s, $GREETING"   3000 1900 -
 row drip-ehlo-slow          fault-drip-ehlo-slow       2 CRITICAL "no complete answer from .* within 2 s, $EHLO_REPLY" 3000 1900 EHLO
 row helo-silent             fault-helo-silent          2 CRITICAL "no answer from .* within 2 s, $HELO_REPLY"          3000 1900 EHLO,HELO
@@ -177,52 +125,28 @@ row unsolicited             fault-unsolicited          5 CRITICAL "sent a reply 
 row unsolicited-flood       fault-unsolicited-flood    5 CRITICAL "sent a reply before the command it answers"         2000 0    any
 # TLS: a handshake that never completes, garbage where TLS should be.
 TLS_HANDSHAKE='during the TLS handshake'
-row tls-silent              fault-tls-silent           2 CRITICAL "no answer from .* within @T@ s, $TLS_HANDSHAKE"      3000 1900 any              tls
-row starttls-silent         fault-starttls-silent      2 CRITICAL "no answer from .* within @T@ s, $TLS_HANDSHAKE"      3000 1900 any              starttls
+row tls-silent              silent                     2 CRITICAL "no answer from .* within @T@ s, $TLS_HANDSHAKE"      3000 1900 any              tls
+row starttls-silent         fault-starttls-silent      2 CRITICAL "^no answer from [^;]* within @T@ s, $TLS_HANDSHAKE" 3000 1900 any              starttls \
+	"log=^C: STARTTLS$" peer_rc=0
 row tls-plaintext           fault-tls-plaintext        5 CRITICAL "TLS handshake with .* failed"                       2000 0    any              tls,vg
-row starttls-garbage        fault-starttls-garbage     5 CRITICAL "TLS handshake[^;]* failed"                          2000 0    any              starttls,verdict
+row starttls-garbage        fault-starttls-garbage     5 CRITICAL "TLS handshake[^;]* failed"                          2000 0    any              starttls,verdict \
+	perf=tls_extensions=U "log=^C: STARTTLS$" peer_rc=0
 row starttls-alert          fault-starttls-alert       5 CRITICAL "TLS handshake[^;]* failed: the server sent the TLS alert \"Handshake failed\""                          2000 0    any              starttls,verdict
-row starttls-close          fault-starttls-close       5 CRITICAL "TLS handshake[^;]* (failed|closed)|closed[^;]* TLS handshake" 2000 0 any      starttls,verdict
-row starttls-injected       fault-starttls-injected    5 CRITICAL "sent clear-text data after agreeing to STARTTLS"    2000 0    EHLO,STARTTLS    starttls
-row tls-gone                fault-tls-gone             5 CRITICAL "TLS handshake[^;]* failed"                          4500 2500 any              tls,slowwrite
+row starttls-close          fault-starttls-close       5 CRITICAL "TLS handshake[^;]* (failed|closed)|closed[^;]* TLS handshake" 2000 0 any      starttls,verdict \
+	"log=^C: STARTTLS$" peer_rc=0
+row starttls-injected       fault-starttls-injected    5 CRITICAL "sent clear-text data after agreeing to STARTTLS"    2000 0    EHLO,STARTTLS    starttls \
+	"first_not=CHUNKING|AUTH|OK" "log_count=1:^C: EHLO" peer_rc=0
+row tls-gone                fault-close-at-once        5 CRITICAL "TLS handshake[^;]* failed"                          4500 2500 any              tls,slowwrite
 row starttls-gone           fault-starttls-gone        5 CRITICAL "TLS handshake[^;]* failed"                          4500 2500 any              starttls,slowwrite,verdict
 # The same failures with the other TLS library (plugins/tls.c).
-row tls-silent-openssl      fault-tls-silent           2 CRITICAL "no answer from .* within @T@ s, $TLS_HANDSHAKE"      3000 1900 any              tls,openssl
+row tls-silent-openssl      silent                     2 CRITICAL "no answer from .* within @T@ s, $TLS_HANDSHAKE"      3000 1900 any              tls,openssl
 row tls-plaintext-openssl   fault-tls-plaintext        5 CRITICAL "TLS handshake with .* failed: error:"                    2000 0    any              tls,vg,openssl
 row starttls-garbage-openssl fault-starttls-garbage    5 CRITICAL "TLS handshake[^;]* failed: error:"                       2000 0    any              starttls,verdict,openssl
 row starttls-alert-openssl  fault-starttls-alert       5 CRITICAL "TLS handshake[^;]* failed: error:"                       2000 0    any              starttls,verdict,openssl
 row starttls-close-openssl  fault-starttls-close       5 CRITICAL "TLS handshake[^;]* (failed|closed)|closed[^;]* TLS handshake" 2000 0 any      starttls,verdict,openssl
-row tls-gone-openssl        fault-tls-gone             5 CRITICAL "TLS handshake[^;]* failed"                          4500 2500 any              tls,slowwrite,openssl
+row tls-gone-openssl        fault-close-at-once        5 CRITICAL "TLS handshake[^;]* failed"                          4500 2500 any              tls,slowwrite,openssl
 
 # ---- running one case ------------------------------------------------
-
-STATE_CODES=([0]=OK [1]=WARNING [2]=CRITICAL [3]=UNKNOWN)
-
-state_code() {
-	local i
-	for i in 0 1 2 3; do
-		if [ "${STATE_CODES[i]}" = "$1" ]; then
-			echo "$i"
-			return 0
-		fi
-	done
-	return 1
-}
-
-# 1 if the loopback has IPv6 (a peer can bind ::1). Takes a second; each
-# v6 case asks on its own, in its own subshell, beside the other cases.
-HAVE_IPV6=
-have_ipv6() {
-	if [ -z "$HAVE_IPV6" ]; then
-		if "$PEER" --script "$PEERS_DIR/fault-silent.txt" --listen ::1 --connections 0 \
-			--max-seconds 1 --port-file "$CASE_DIR/ipv6-probe.port" 2>/dev/null; then
-			HAVE_IPV6=1
-		else
-			HAVE_IPV6=0
-		fi
-	fi
-	[ "$HAVE_IPV6" = 1 ]
-}
 
 # The perfdata of the first line is well formed (as lib.sh's
 # expect_perfdata_wellformed) and starts with the labels of the plugin's
@@ -265,238 +189,11 @@ common_fault_checks() {
 	[ -z "$bad" ] || fail "unescaped octets in the output, line $(LC_ALL=C cat -v <<<"$bad")"
 }
 
-# What the plugin said must be SENT ("-", "any" or "EHLO,HELO,QUIT"...).
-check_sent() {
-	local sent=$1 want=() w
-	[ "$sent" = any ] && return 0
-	if [ "$sent" != "-" ]; then
-		IFS=, read -ra want <<<"$sent"
-	fi
-	for ((w = 0; w < ${#want[@]}; w++)); do
-		case ${want[w]} in
-		EHLO | HELO) want[w]="${want[w]} probe\\.example\\.net" ;;
-		esac
-	done
-	expect_client_lines "${want[@]}"
+# The checks every case shares (lib.sh calls them after each run).
+row_checks() {
+	common_fault_checks "$1" "$([[ $2 == *,verdict,* ]] && echo 1)" "$3"
 }
 
-# run_row I VALGRIND: run row I, under valgrind if VALGRIND is 1. Prints the
-# case's result lines.
-run_row() {
-	local i=$1 vg=$2 name=${ROW_NAME[$1]} t=${ROW_T[$1]} state=${ROW_STATE[$1]}
-	local flags=",${ROW_FLAGS[$1]}," code bound host family=() target vglog summary args=()
-	local max=${ROW_MAX[$1]} min=${ROW_MIN[$1]} phrase
-
-	[ "$vg" = 1 ] && name=$name-valgrind
-	case_begin "$name"
-	if [[ $flags == *,v6,* ]] && ! have_ipv6; then
-		case_skip "no IPv6 loopback here"
-		return
-	fi
-	if [[ $flags == *,starttls,* ]] || [[ $flags == *,tls,* ]]; then
-		if [ "$HAVE_TLS" != 1 ]; then
-			case_skip "the plugin has no -S/--tls"
-			return
-		fi
-		[[ $flags == *,starttls,* ]] && args+=(-S)
-		[[ $flags == *,tls,* ]] && args+=(--tls)
-	fi
-	local -x CHECK_SMTP_FIXUP_TLS=
-	[[ $flags == *,openssl,* ]] && CHECK_SMTP_FIXUP_TLS=openssl
-	if [[ $flags == *,slowwrite,* ]]; then
-		if [ "$vg" = 1 ]; then
-			case_skip "not under valgrind (strace holds its writes)"
-			return
-		fi
-		if [ "$HAVE_STRACE" != 1 ]; then
-			case_skip "no working strace here"
-			return
-		fi
-		PLUGIN_PREFIX="strace -o /dev/null -e trace=write -e inject=write:delay_enter=$((SLOW_WRITE_MS * 1000)):when=1"
-	fi
-	if [ "$vg" = 1 ]; then
-		if ! command -v valgrind >/dev/null; then
-			case_skip "valgrind is not installed"
-			return
-		fi
-		if [ ${#args[@]} -gt 0 ]; then
-			t=$((t + VALGRIND_TLS_EXTRA))
-			max=$((max + VALGRIND_TLS_EXTRA * 1000))
-			[ "$min" -gt 0 ] && min=$((min + VALGRIND_TLS_EXTRA * 1000))
-		fi
-		local PLUGIN=$PLUGIN_DYNAMIC # memcheck needs a dynamic binary (lib.sh)
-		vglog=$CASE_DIR/valgrind.log
-		PLUGIN_PREFIX="valgrind -q --error-exitcode=$VALGRIND_ERROR_RC --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --log-file=$vglog"
-		TIME_SLACK_MS=$((TIME_SLACK_MS + VALGRIND_SLACK_MS))
-	fi
-	code=$(state_code "$state") || {
-		fail "bad state '$state' in the table"
-		case_end
-		return
-	}
-	host=127.0.0.1
-	if [[ $flags == *,v6,* ]]; then
-		host=::1
-		family=(-6)
-		peer_start "${ROW_SCRIPT[i]}" --listen ::1 || {
-			case_end
-			return
-		}
-		target="[::1]:$PEER_PORT"
-	else
-		peer_start "${ROW_SCRIPT[i]}" || {
-			case_end
-			return
-		}
-		target="127.0.0.1:$PEER_PORT"
-	fi
-	# killed 1 s after the bound: the elapsed check reports the overrun
-	bound=$(((max + 999) / 1000 + 1))
-	run_plugin "$bound" "${family[@]}" -H "$host" -p "$PEER_PORT" -F "$FQDN" -t "$t" "${args[@]}"
-	peer_finish
-	common_fault_checks "$target" "$([[ $flags == *,verdict,* ]] && echo 1)" "$([ ${#args[@]} -gt 0 ] && echo 1)"
-	expect_rc "$code"
-	summary=${FIRST%%|*}
-	if [[ $summary == "SMTP FIXUP $state - "* ]]; then
-		summary=${summary#"SMTP FIXUP $state - "}
-		phrase=${ROW_PHRASE[i]//@T@/$t}
-		[[ $summary =~ $phrase ]] || fail "the summary does not match /$phrase/"
-	else
-		fail "the first line does not start with 'SMTP FIXUP $state - '"
-	fi
-	expect_elapsed_max "$max"
-	expect_elapsed_min "$min"
-	check_sent "${ROW_SENT[i]}"
-	if [ -n "$vglog" ] && [ -s "$vglog" ]; then
-		fail "valgrind: $(grep -m1 -E 'Invalid|uninitiali|definitely|ERROR SUMMARY|Mismatched|overlap' "$vglog" || head -n 1 "$vglog")"
-		case_end
-		sed 's/^/#   valgrind: /' "$vglog" | head -n 60
-		return
-	fi
-	case_end
-}
-
-# ---- the run -----------------------------------------------------------
-
-# The cases asked for: (row, valgrind) pairs.
-JOB_ROW=() JOB_VG=()
-add_jobs() {
-	local i=$1
-	case $FAULTS_VALGRIND in
-	all)
-		JOB_ROW+=("$i")
-		JOB_VG+=(1)
-		;;
-	some)
-		JOB_ROW+=("$i")
-		JOB_VG+=(0)
-		if [[ ,${ROW_FLAGS[i]}, == *,vg,* ]]; then
-			JOB_ROW+=("$i")
-			JOB_VG+=(1)
-		fi
-		;;
-	none)
-		JOB_ROW+=("$i")
-		JOB_VG+=(0)
-		;;
-	esac
-}
-
-if [ $# -gt 0 ]; then
-	for want in "$@"; do
-		found=
-		for ((i = 0; i < ${#ROW_NAME[@]}; i++)); do
-			if [ "${ROW_NAME[i]}" = "$want" ]; then
-				add_jobs "$i"
-				found=1
-			fi
-		done
-		if [ -z "$found" ]; then
-			echo "no such case: $want" >&2
-			exit 99
-		fi
-	done
-else
-	for ((i = 0; i < ${#ROW_NAME[@]}; i++)); do
-		add_jobs "$i"
-	done
-fi
-
-# slowwrite cases need strace, allowed to trace here.
-HAVE_STRACE=0
-if [ "$FAULTS_ASAN" = 0 ] && strace -o /dev/null true >/dev/null 2>&1; then
-	HAVE_STRACE=1
-fi
-# TLS cases need a plugin that offers -S and --tls.
-HAVE_TLS=0
-if "$PLUGIN" --help 2>/dev/null | grep -q -e '--starttls' && "$PLUGIN" --help 2>/dev/null | grep -q -e '--tls\b'; then
-	HAVE_TLS=1
-fi
-
-# Each case runs in a subshell of its own, its result lines into a file;
-# the files are printed in table order at the end. A subshell's variables
-# (FAILS, PEER_PID, PLUGIN_PREFIX...) are its own, so cases do not disturb
-# each other. Most cases wait on sockets, so FAULTS_JOBS of them run at
-# once; valgrind keeps a CPU busy, so with FAULTS_VALGRIND=some the
-# valgrind runs go one after the other in a lane of their own beside them.
-RESULTS=$WORK/results
-mkdir -p "$RESULTS"
-t_start=$(now_ms)
-pool=()
-lane=()
-# The cases that wait (for the timeout, or a held write) start first, so
-# that the quick ones fill the time meanwhile.
-for pass in wait quick; do
-	for ((j = 0; j < ${#JOB_ROW[@]}; j++)); do
-		if [ "${ROW_MIN[JOB_ROW[j]]}" -gt 0 ]; then
-			[ "$pass" = wait ] || continue
-		else
-			[ "$pass" = quick ] || continue
-		fi
-		if [ "$FAULTS_VALGRIND" = some ] && [ "${JOB_VG[j]}" = 1 ]; then
-			lane+=("$j")
-		else
-			pool+=("$j")
-		fi
-	done
-done
-if [ ${#lane[@]} -gt 0 ]; then
-	(
-		for j in "${lane[@]}"; do
-			(run_row "${JOB_ROW[j]}" "${JOB_VG[j]}" >"$RESULTS/$j" 2>&1)
-		done
-	) &
-	BG_PIDS+=("$!")
-fi
-running=0
-for j in "${pool[@]}"; do
-	if [ "$running" -ge "$FAULTS_JOBS" ]; then
-		wait -n
-		running=$((running - 1))
-	fi
-	(run_row "${JOB_ROW[j]}" "${JOB_VG[j]}" >"$RESULTS/$j" 2>&1) &
-	BG_PIDS+=("$!")
-	running=$((running + 1))
-done
-wait
-t_end=$(now_ms)
-BG_PIDS=()
-
-for ((j = 0; j < ${#JOB_ROW[@]}; j++)); do
-	f=$RESULTS/$j
-	if [ ! -s "$f" ]; then
-		echo "not ok ${ROW_NAME[JOB_ROW[j]]}: the case printed nothing (the runner failed)"
-		TESTS_FAILED=$((TESTS_FAILED + 1))
-		continue
-	fi
-	cat "$f"
-	if grep -q '^ok .* # SKIP' "$f"; then
-		TESTS_SKIPPED=$((TESTS_SKIPPED + 1))
-	elif grep -q '^ok ' "$f"; then
-		TESTS_PASSED=$((TESTS_PASSED + 1))
-	else
-		TESTS_FAILED=$((TESTS_FAILED + 1))
-	fi
-done
-echo "# ${#JOB_ROW[@]} cases in $(((t_end - t_start) / 1000)).$(((t_end - t_start) % 1000 / 100)) s (FAULTS_VALGRIND=$FAULTS_VALGRIND, FAULTS_JOBS=$FAULTS_JOBS)"
+run_suite "$@"
+echo "# $ROWS_RUN cases in $((ROWS_MS / 1000)).$((ROWS_MS % 1000 / 100)) s (FAULTS_VALGRIND=$ROWS_VALGRIND, FAULTS_JOBS=$FAULTS_JOBS)"
 finish

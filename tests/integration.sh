@@ -1,9 +1,12 @@
 #!/bin/bash
 # tests/integration.sh - the built plugin against scripted peers on
 # loopback (tests/peers/*.txt played by tests/smtp-peer): clean servers,
-# masking boxes, refusals, silence, garbage, resets. Each case checks the
-# exit code, the first line, the perfdata and, from the peer's log, what
-# the plugin said (EHLO in one line, HELO only after a failed EHLO, QUIT).
+# masking boxes, refusals, garbage. Each case checks the exit code, the
+# first line, the perfdata and, from the peer's log, what the plugin said
+# (EHLO in one line, HELO only after a failed EHLO, QUIT). A hostile peer
+# (silence, a reset, a close, broken replies) is a row of tests/faults.sh.
+# The cases are the functions case_NAME and the rows of the table at the
+# end (tests/lib.sh's run_suite finds them by name).
 #
 #   tests/integration.sh [CASE...]     (all cases when none is named)
 #
@@ -116,8 +119,7 @@ case_default_fqdn() {
 }
 
 case_ipv6() {
-	if ! "$PEER" --script "$PEERS_DIR/silent.txt" --listen ::1 --connections 0 \
-		--max-seconds 1 --port-file "$WORK/ipv6-probe.port" 2>/dev/null; then
+	if ! have_ipv6; then
 		case_skip "no IPv6 loopback here"
 		return
 	fi
@@ -145,28 +147,6 @@ case_require_missing() {
 	expect_perf extensions 11
 	common_checks
 	expect_client_lines "$EHLO_LINE" "$QUIT_LINE"
-	expect_peer_rc 0
-}
-
-# Required extensions that are there, named in any case: OK.
-case_require_present() {
-	peer_start clean-postfix
-	probe -R starttls,8BITMIME,Chunking
-	peer_finish
-	expect_rc 0
-	expect_first "$OK_FIRST"
-	expect_peer_rc 0
-}
-
-# One of several missing is enough, and only that one is named; the state
-# can be lowered.
-case_require_missing_warning() {
-	peer_start clean-exim
-	probe -R STARTTLS,SMTPUTF8 "$OPT_EXT_MISSING=warning"
-	peer_finish
-	expect_rc 1
-	expect_first "${WARN_FIRST}.*SMTPUTF8"
-	expect_first_not 'STARTTLS'
 	expect_peer_rc 0
 }
 
@@ -206,50 +186,6 @@ case_asa_dripped() {
 	expect_peer_rc 0
 }
 
-# Masked extensions alone are CRITICAL (the banner finding set to ok).
-case_asa_extensions_only() {
-	peer_start asa
-	probe "$OPT_BANNER=ok"
-	peer_finish
-	expect_rc 2
-	expect_first "${CRIT_FIRST}.*$MASKED_EXT"
-	expect_perf masked_extensions 2
-	expect_peer_rc 0
-}
-
-# State overrides: masked extensions lowered to warning, banner to ok.
-case_asa_overrides_warning() {
-	peer_start asa
-	probe "$OPT_BANNER=ok" "$OPT_EXT_MASKED=warning"
-	peer_finish
-	expect_rc 1
-	expect_first "${WARN_FIRST}.*$MASKED_EXT"
-	expect_perf masked_extensions 2
-	expect_peer_rc 0
-}
-
-# Both findings set to ok: OK, and the perfdata still tells the truth.
-case_asa_overrides_ok() {
-	peer_start asa
-	probe "$OPT_BANNER=ok" "$OPT_EXT_MASKED=ok"
-	peer_finish
-	expect_rc 0
-	expect_first "$OK_FIRST"
-	expect_perf masked_extensions 2
-	expect_perf banner_masked 1
-	expect_peer_rc 0
-}
-
-# A banner finding can also be raised.
-case_asa_banner_critical() {
-	peer_start asa
-	probe "$OPT_EXT_MASKED=ok" "$OPT_BANNER=critical"
-	peer_finish
-	expect_rc 2
-	expect_first "${CRIT_FIRST}.*$BANNER_MASKED"
-	expect_peer_rc 0
-}
-
 case_pix6() {
 	peer_start pix6
 	probe
@@ -265,36 +201,6 @@ case_pix6() {
 	expect_output 'XXXX probe\.example\.net'
 	expect_output 'no fixup protocol smtp'
 	expect_client_lines "$EHLO_LINE" "$HELO_LINE" "$QUIT_LINE"
-	expect_peer_rc 0
-}
-
-# The refused EHLO alone is CRITICAL; set to ok, nothing is left.
-case_pix6_ehlo_refused_only() {
-	peer_start pix6
-	probe "$OPT_BANNER=ok"
-	peer_finish
-	expect_rc 2
-	expect_first "${CRIT_FIRST}EHLO refused"
-	expect_peer_rc 0
-	case_end
-	case_begin pix6-all-ok
-	peer_start pix6
-	probe "$OPT_BANNER=ok" "$OPT_EHLO_REFUSED=ok"
-	peer_finish
-	expect_rc 0
-	expect_first "$OK_FIRST"
-	expect_perf banner_masked 1
-	expect_peer_rc 0
-}
-
-# A banner masked PIX style is a WARNING by default.
-case_pix6_banner_warning() {
-	peer_start pix6
-	probe "$OPT_EHLO_REFUSED=ok"
-	peer_finish
-	expect_rc 1
-	expect_first "${WARN_FIRST}.*$BANNER_MASKED"
-	expect_perf banner_masked 1
 	expect_peer_rc 0
 }
 
@@ -314,23 +220,6 @@ case_pix_noop() {
 	expect_peer_rc 0
 }
 
-case_pix_noop_only() {
-	peer_start pix-noop
-	probe "$OPT_BANNER=ok"
-	peer_finish
-	expect_rc 2
-	expect_first "${CRIT_FIRST}EHLO [^;]*NOOP"
-	expect_peer_rc 0
-	case_end
-	case_begin pix-noop-lowered
-	peer_start pix-noop
-	probe "$OPT_BANNER=ok" "$OPT_EHLO_NOOP=warning"
-	peer_finish
-	expect_rc 1
-	expect_first "${WARN_FIRST}EHLO [^;]*NOOP"
-	expect_peer_rc 0
-}
-
 case_pix4_cmap() {
 	peer_start pix4-cmap
 	probe
@@ -341,16 +230,6 @@ case_pix4_cmap() {
 	expect_perf banner_masked 1
 	common_checks
 	expect_client_lines "$EHLO_LINE" "$HELO_LINE" "$QUIT_LINE"
-	expect_peer_rc 0
-	case_end
-	case_begin pix4-cmap-banner-only
-	peer_start pix4-cmap
-	probe "$OPT_EHLO_REFUSED=ok"
-	peer_finish
-	expect_rc 1
-	expect_first "${WARN_FIRST}.*cmap"
-	expect_perf banner_masked 1
-	expect_output 'PIX 4'
 	expect_peer_rc 0
 }
 
@@ -365,72 +244,6 @@ case_inconsistent() {
 	expect_perf extensions 7
 	common_checks
 	expect_client_lines "$EHLO_LINE" "$QUIT_LINE"
-	expect_peer_rc 0
-	case_end
-	case_begin inconsistent-critical
-	peer_start inconsistent
-	probe "$OPT_EXT_INCONSISTENT=critical"
-	peer_finish
-	expect_rc 2
-	expect_first "${CRIT_FIRST}.*BINARYMIME"
-	expect_peer_rc 0
-	case_end
-	case_begin inconsistent-ok
-	peer_start inconsistent
-	probe "$OPT_EXT_INCONSISTENT=ok"
-	peer_finish
-	expect_rc 0
-	expect_first "$OK_FIRST"
-	expect_peer_rc 0
-}
-
-# A Check Point banner: noted, OK by default, and adjustable.
-case_fingerprint() {
-	peer_start checkpoint
-	probe
-	peer_finish
-	expect_rc 0
-	expect_first "${OK_FIRST}.*Check ?Point"
-	expect_perf banner_masked 0
-	expect_peer_rc 0
-	case_end
-	case_begin fingerprint-warning
-	peer_start checkpoint
-	probe "$OPT_FINGERPRINT=warning"
-	peer_finish
-	expect_rc 1
-	expect_first "${WARN_FIRST}.*Check ?Point"
-	expect_peer_rc 0
-}
-
-# ---- response time ---------------------------------------------------
-
-case_slow_banner() {
-	peer_start slow-banner
-	probe -w 1 -c 5
-	peer_finish
-	expect_rc 1
-	expect_first "$WARN_FIRST"
-	expect_perf_range time 1.15 3
-	expect_perf_range time_banner 1.1 3
-	expect_perf extensions 3
-	expect_elapsed_min 1150
-	expect_peer_rc 0
-	case_end
-	case_begin slow-banner-critical
-	peer_start slow-banner
-	probe -w 0.5 -c 1
-	peer_finish
-	expect_rc 2
-	expect_first "$CRIT_FIRST"
-	expect_peer_rc 0
-	case_end
-	case_begin slow-banner-within
-	peer_start slow-banner
-	probe -w 3 -c 5
-	peer_finish
-	expect_rc 0
-	expect_first "$OK_FIRST"
 	expect_peer_rc 0
 }
 
@@ -473,33 +286,6 @@ case_refused() {
 	PEER_PID=
 }
 
-# A silent peer: CRITICAL at the timeout, not later.
-case_silent() {
-	peer_start silent
-	T=2 probe
-	peer_finish
-	expect_rc 2
-	expect_first "${CRIT_FIRST}no answer.*greeting"
-	expect_elapsed_min 1900
-	expect_elapsed_max 3000
-	expect_perf_range time 1.9 2.5
-	expect_perfdata_wellformed
-	expect_no_log '^C: '
-	expect_log 'closed by the client'
-}
-
-case_close_after_greeting() {
-	peer_start close-after-greeting
-	probe
-	peer_finish
-	expect_rc 2
-	expect_first "${CRIT_FIRST}.*closed"
-	expect_elapsed_max 2000
-	expect_perfdata_wellformed
-	expect_log "^C: $EHLO_LINE\$"
-	expect_no_log '^C: HELO'
-}
-
 case_garbage_ssh() {
 	peer_start garbage-ssh
 	probe
@@ -520,18 +306,6 @@ case_garbage_http() {
 	expect_elapsed_max 2000
 	expect_perfdata_wellformed
 	expect_no_log '^C: (EHLO|HELO)'
-}
-
-case_reset_mid_reply() {
-	peer_start reset-mid-reply
-	probe
-	peer_finish
-	expect_rc 2
-	expect_first "${CRIT_FIRST}.*reset.*EHLO"
-	expect_elapsed_max 2000
-	expect_perfdata_wellformed
-	expect_log "^C: $EHLO_LINE\$"
-	expect_no_log '^C: HELO'
 }
 
 # 421 to EHLO: the server ends the session; no HELO after it.
@@ -653,9 +427,10 @@ case_peer_detects_mismatch() {
 	peer_finish
 	expect_peer_rc 1
 	expect_log '^# MISMATCH'
-	case_end
-	# A client that sends the wrong command.
-	case_begin peer-detects-wrong-line
+}
+
+# A client that sends the wrong command.
+case_peer_detects_wrong_line() {
 	peer_start greeting-554
 	if exec 3<>"/dev/tcp/127.0.0.1/$PEER_PORT"; then
 		printf 'EHLO x\r\n' >&3
@@ -669,39 +444,60 @@ case_peer_detects_mismatch() {
 	expect_log '^# MISMATCH .*does not start'
 }
 
-ALL_CASES=(
-	clean_postfix clean_exim clean_exchange clean_sendmail greeting_multiline
-	decorated_banner x_extensions verbose default_fqdn ipv6
-	require_missing require_present require_missing_warning
-	asa asa_dripped asa_extensions_only asa_overrides_warning asa_overrides_ok
-	asa_banner_critical
-	pix6 pix6_ehlo_refused_only pix6_banner_warning
-	pix_noop pix_noop_only pix4_cmap inconsistent fingerprint
-	slow_banner
-	greeting_554 greeting_421 refused silent close_after_greeting
-	garbage_ssh garbage_http reset_mid_reply ehlo_421 probe_421 ehlo_502 ehlo_silent
-	quit_silent
-	bad_options
-	peer_detects_mismatch
-)
+# ---- the same peers with other options: one row each -----------------
+# lib.sh's row: NAME SCRIPT T STATE PHRASE MAX_MS MIN_MS SENT FLAGS MORE...
 
-if [ $# -gt 0 ]; then
-	CASES=("$@")
-else
-	CASES=("${ALL_CASES[@]}")
-fi
+# Required extensions that are there, named in any case: OK.
+row require-present          clean-postfix 5 OK       ""                      - 0 any "" \
+	"args=-R starttls,8BITMIME,Chunking" peer_rc=0
+# One of several missing is enough, and only that one is named; the state
+# can be lowered.
+row require-missing-warning  clean-exim    5 WARNING  "SMTPUTF8"              - 0 any "" \
+	"args=-R STARTTLS,SMTPUTF8 $OPT_EXT_MISSING=warning" first_not=STARTTLS peer_rc=0
+# Masked extensions alone are CRITICAL (the banner finding set to ok).
+row asa-extensions-only      asa           5 CRITICAL "$MASKED_EXT"           - 0 any "" \
+	"args=$OPT_BANNER=ok" perf=masked_extensions=2 peer_rc=0
+# State overrides: masked extensions lowered to warning, banner to ok.
+row asa-overrides-warning    asa           5 WARNING  "$MASKED_EXT"           - 0 any "" \
+	"args=$OPT_BANNER=ok $OPT_EXT_MASKED=warning" perf=masked_extensions=2 peer_rc=0
+# Both findings set to ok: OK, and the perfdata still tells the truth.
+row asa-overrides-ok         asa           5 OK       ""                      - 0 any "" \
+	"args=$OPT_BANNER=ok $OPT_EXT_MASKED=ok" perf=masked_extensions=2 perf=banner_masked=1 peer_rc=0
+# A banner finding can also be raised.
+row asa-banner-critical      asa           5 CRITICAL "$BANNER_MASKED"        - 0 any "" \
+	"args=$OPT_EXT_MASKED=ok $OPT_BANNER=critical" peer_rc=0
+# The refused EHLO alone is CRITICAL; set to ok, nothing is left.
+row pix6-ehlo-refused-only   pix6          5 CRITICAL "^EHLO refused"         - 0 any "" \
+	"args=$OPT_BANNER=ok" peer_rc=0
+row pix6-all-ok              pix6          5 OK       ""                      - 0 any "" \
+	"args=$OPT_BANNER=ok $OPT_EHLO_REFUSED=ok" perf=banner_masked=1 peer_rc=0
+# A banner masked PIX style is a WARNING by default.
+row pix6-banner-warning      pix6          5 WARNING  "$BANNER_MASKED"        - 0 any "" \
+	"args=$OPT_EHLO_REFUSED=ok" perf=banner_masked=1 peer_rc=0
+row pix-noop-only            pix-noop      5 CRITICAL "^EHLO [^;]*NOOP"       - 0 any "" \
+	"args=$OPT_BANNER=ok" peer_rc=0
+row pix-noop-lowered         pix-noop      5 WARNING  "^EHLO [^;]*NOOP"       - 0 any "" \
+	"args=$OPT_BANNER=ok $OPT_EHLO_NOOP=warning" peer_rc=0
+row pix4-cmap-banner-only    pix4-cmap     5 WARNING  "cmap"                  - 0 any "" \
+	"args=$OPT_EHLO_REFUSED=ok" perf=banner_masked=1 "output=PIX 4" peer_rc=0
+# BINARYMIME without CHUNKING (WARNING by default, case_inconsistent) is
+# adjustable.
+row inconsistent-critical    inconsistent  5 CRITICAL "BINARYMIME"            - 0 any "" \
+	"args=$OPT_EXT_INCONSISTENT=critical" peer_rc=0
+row inconsistent-ok          inconsistent  5 OK       ""                      - 0 any "" \
+	"args=$OPT_EXT_INCONSISTENT=ok" peer_rc=0
+# A Check Point banner: noted, OK by default, and adjustable.
+row fingerprint              checkpoint    5 OK       "Check ?Point"          - 0 any "" \
+	perf=banner_masked=0 peer_rc=0
+row fingerprint-warning      checkpoint    5 WARNING  "Check ?Point"          - 0 any "" \
+	"args=$OPT_FINGERPRINT=warning" peer_rc=0
+# Response time: the banner comes after about 1.2 s.
+row slow-banner              slow-banner   5 WARNING  ""                      - 1150 any "" \
+	"args=-w 1 -c 5" perf_range=time:1.15:3 perf_range=time_banner:1.1:3 perf=extensions=3 peer_rc=0
+row slow-banner-critical     slow-banner   5 CRITICAL ""                      - 0 any "" \
+	"args=-w 0.5 -c 1" peer_rc=0
+row slow-banner-within       slow-banner   5 OK       ""                      - 0 any "" \
+	"args=-w 3 -c 5" peer_rc=0
 
-for c in "${CASES[@]}"; do
-	c=${c//-/_}
-	if ! declare -F "case_$c" >/dev/null; then
-		echo "no such case: $c" >&2
-		exit 99
-	fi
-	case_begin "${c//_/-}"
-	"case_$c"
-	if [ -n "$CASE" ]; then
-		case_end
-	fi
-done
-
+run_suite "$@"
 finish

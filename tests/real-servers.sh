@@ -4,8 +4,9 @@
 # tests/servers/*.sh), directly and through every profile of the
 # inspection emulator (tools/smtp-inspect-emu in proxy mode), with
 # STARTTLS as a witness (-S), the probe commands (--probe) and implicit
-# TLS (--tls): issue 3 item 2 and the integration tests of issue 5. Also
-# TLS failures played by tests/smtp-peer (tests/peers/tls-*.txt).
+# TLS (--tls): issue 3 item 2 and the integration tests of issue 5. TLS
+# failures of a scripted peer (STARTTLS agreed, then garbage, a close,
+# silence, injected clear text) are rows of tests/faults.sh.
 #
 #   tests/real-servers.sh [PATTERN...]   (bash globs on case names; all
 #                                         cases when none is given)
@@ -647,60 +648,6 @@ t_strip_tls_S() {
 	expect_perf stripped_extensions 1
 }
 
-# ---- TLS failures (scripted peers, no TLS in the peer) ---------------
-
-# The peer agrees to STARTTLS, then answers the ClientHello with clear text.
-case_starttls_garbage() {
-	peer_start tls-starttls-garbage
-	probe -S
-	peer_finish
-	expect_rc 2
-	expect_first "${CRIT_FIRST}.*$TLS_FAILED"
-	expect_elapsed_max 4000
-	expect_perf tls_extensions U
-	expect_log '^C: STARTTLS$'
-	expect_peer_rc 0
-}
-
-# The peer agrees to STARTTLS, then closes.
-case_starttls_close() {
-	peer_start tls-starttls-close
-	probe -S
-	peer_finish
-	expect_rc 2
-	expect_first "${CRIT_FIRST}.*TLS handshake"
-	expect_elapsed_max 4000
-	expect_log '^C: STARTTLS$'
-	expect_peer_rc 0
-}
-
-# The peer agrees to STARTTLS, then never answers: ends at -t 2.
-case_starttls_hold() {
-	peer_start tls-starttls-hold
-	T=2 probe -S
-	peer_finish
-	expect_rc 2
-	expect_first "${CRIT_FIRST}no answer[^;]* within 2 s[^;]*TLS handshake"
-	expect_elapsed_min 1900
-	expect_elapsed_max 3000
-	expect_log '^C: STARTTLS$'
-	expect_peer_rc 0
-}
-
-# Clear text in the same packet as the 220 to STARTTLS: never read as if
-# it came through TLS.
-case_starttls_injected() {
-	peer_start tls-starttls-injected
-	probe -S
-	peer_finish
-	expect_rc 2
-	expect_first "${CRIT_FIRST}.*clear-text data after agreeing to STARTTLS"
-	expect_first_not 'CHUNKING|AUTH|OK'
-	expect_elapsed_max 4000
-	expect_log_count '^C: EHLO' 1
-	expect_peer_rc 0
-}
-
 # ---- implicit TLS (--tls) ---------------------------------------------
 
 # The SMTP side of the implicit-TLS listener: a greeting, an EHLO reply,
@@ -903,10 +850,6 @@ for s in "${SERVERS[@]}"; do
 done
 
 # Cases with timing bounds first, alone.
-run_case starttls-garbage case_starttls_garbage
-run_case starttls-close case_starttls_close
-run_case starttls-hold case_starttls_hold
-run_case starttls-injected case_starttls_injected
 run_case tls-implicit case_tls_implicit
 run_case tls-implicit-gnutls case_tls_implicit_lib gnutls
 run_case tls-implicit-openssl case_tls_implicit_lib openssl

@@ -36,7 +36,6 @@ check() {
 }
 
 case_strip() {
-	case_begin strip
 	emu none
 	ref=$EMU_PORT
 	emu strip
@@ -49,22 +48,18 @@ case_strip() {
 	expect_output '^  seen: 250 CHUNKING$'
 	expect_output "^Reference path: 127\\.0\\.0\\.1:$ref \\(127\\.0\\.0\\.1\\)$"
 	expect_output '^Reference extensions \(10\): '
-	case_end
 }
 
 case_strip_as_warning() {
-	case_begin strip-as-warning
 	emu none
 	ref=$EMU_PORT
 	emu strip
 	check "$EMU_PORT" --reference="[127.0.0.1]:$ref" --reference-missing=warning
 	expect_rc 1
 	expect_first '^SMTP FIXUP WARNING - 5 extensions offered on the reference path'
-	case_end
 }
 
 case_asa() {
-	case_begin asa
 	emu none
 	ref=$EMU_PORT
 	emu asa
@@ -76,31 +71,25 @@ case_asa() {
 	expect_output "^\\[WARNING\\] greeting differs from the reference path's$"
 	expect_output '^  seen: 220 \*+$'
 	expect_output '^  seen: 220 mail\.example\.org ESMTP Postfix \(Debian/GNU\)$'
-	case_end
 }
 
 case_same() {
-	case_begin same
 	emu none
 	check "$EMU_PORT" --reference="127.0.0.1:$EMU_PORT"
 	expect_rc 0
 	expect_first '^SMTP FIXUP OK - 127\.0\.0\.1:[0-9]+ \(127\.0\.0\.1\): no SMTP inspection seen, 10 ESMTP extensions'
 	expect_perf reference_missing 0
-	case_end
 }
 
 # The reference port defaults to -p's.
 case_default_port() {
-	case_begin default-port
 	emu none
 	check "$EMU_PORT" --reference=127.0.0.1
 	expect_rc 0
 	expect_output "^Reference path: 127\\.0\\.0\\.1:$EMU_PORT "
-	case_end
 }
 
 case_reference_down() {
-	case_begin reference-down
 	emu none
 	peer_start silent --connections 0
 	check "$EMU_PORT" --reference="127.0.0.1:$PEER_PORT"
@@ -109,23 +98,16 @@ case_reference_down() {
 	kill "$PEER_PID" 2>/dev/null
 	wait "$PEER_PID" 2>/dev/null
 	PEER_PID=
-	case_end
 }
 
 case_bad_reference() {
-	case_begin bad-reference
 	run_plugin 3 -H 127.0.0.1 --reference='127.0.0.1:99999'
 	expect_rc 3
 	expect_first '^SMTP FIXUP UNKNOWN - --reference: the port must be a number from 1 to 65535'
 	run_plugin 3 -D example.org --reference=127.0.0.1
 	expect_rc 3
 	expect_first '^SMTP FIXUP UNKNOWN - --reference compares one server: not with -D$'
-	case_end
 }
 
-CASES=(strip strip_as_warning asa same default_port reference_down bad_reference)
-[ $# -gt 0 ] && CASES=("$@")
-for c in "${CASES[@]}"; do
-	"case_$c"
-done
+run_suite "$@"
 finish

@@ -53,7 +53,6 @@ check_name() {
 }
 
 case_two_addresses() {
-	case_begin two-addresses
 	free_port
 	emu_on 127.0.0.1 "$PORT" none
 	emu_on 127.0.0.2 "$PORT" asa
@@ -70,11 +69,9 @@ case_two_addresses() {
 	expect_output "^== address $NAME \\(127\\.0\\.0\\.1\\): OK - "
 	expect_output "^== address $NAME \\(127\\.0\\.0\\.2\\): CRITICAL - "
 	expect_output '^Extensions \(10\):.* XXXXXXXB \(masked\)'
-	case_end
 }
 
 case_one_silent() {
-	case_begin one-silent
 	peer_start silent --listen 127.0.0.3
 	emu_on 127.0.0.1 "$PEER_PORT" none
 	emu_on 127.0.0.2 "$PEER_PORT" none
@@ -88,11 +85,9 @@ case_one_silent() {
 	# all at once: the silent address costs the timeout once, not in turn
 	expect_elapsed_min 1900
 	expect_elapsed_max 3000
-	case_end
 }
 
 case_all_clean() {
-	case_begin all-clean
 	free_port
 	emu_on 127.0.0.1 "$PORT" none
 	emu_on 127.0.0.2 "$PORT" none
@@ -101,12 +96,10 @@ case_all_clean() {
 	expect_rc 0
 	expect_first '^SMTP FIXUP OK - 0 of 2 addresses behind SMTP inspection$'
 	expect_perf masked_extensions 0
-	case_end
 }
 
 # One address: the output of the single-host check, labels unchanged.
 case_one_address() {
-	case_begin one-address
 	free_port
 	emu_on 127.0.0.1 "$PORT" asa
 	hosts 127.0.0.1
@@ -115,16 +108,11 @@ case_one_address() {
 	expect_first "^SMTP FIXUP CRITICAL - 4 of 10 ESMTP extensions masked"
 	expect_perfdata_wellformed
 	expect_perf masked_extensions 4
-	case_end
 }
 
-CASES=(two_addresses one_silent all_clean one_address)
-[ $# -gt 0 ] && CASES=("$@")
 if ! can_unshare; then
 	echo "ok all # SKIP needs root and unshare -m (a private /etc/hosts)"
 	exit 77
 fi
-for c in "${CASES[@]}"; do
-	"case_$c"
-done
+run_suite "$@"
 finish

@@ -442,6 +442,55 @@ static void test_keyword_valid(void **state)
 	assert_int_equal(sf_keyword_valid(NULL, 3), 0);
 }
 
+/* The scripted peers of tests/peers/ play the transcripts of transcripts.h:
+ * the EHLO reply a peer script sends (its "sendline 250..." lines, each
+ * with CRLF) is the transcript, octet for octet. The source folder comes
+ * from top_srcdir (set by make check), else the current folder. */
+static void test_peer_scripts_match(void **state)
+{
+	static const struct {
+		const char *script;
+		const char *ehlo;
+	} rows[] = {
+		{"tests/peers/clean-postfix.txt", EHLO_POSTFIX},
+		/* not tests/peers/asa.txt: its Postfix offers no SMTPUTF8, and
+		 * integration.sh counts its 9 extensions */
+	};
+	const char *top = getenv("top_srcdir");
+	(void)state;
+
+	if (top == NULL || *top == '\0')
+		top = ".";
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		char path[4096], line[1024], sent[4096];
+		size_t used = 0;
+		FILE *f;
+
+		assert_true((size_t)snprintf(path, sizeof path, "%s/%s", top, rows[i].script) <
+			    sizeof path);
+		f = fopen(path, "r");
+		if (f == NULL)
+			print_error("cannot open %s\n", path);
+		assert_non_null(f);
+		while (fgets(line, sizeof line, f) != NULL) {
+			size_t len = strcspn(line, "\r\n");
+
+			if (strncmp(line, "sendline 250", 12) != 0)
+				continue;
+			assert_true(used + (len - 9) + 2 < sizeof sent);
+			memcpy(sent + used, line + 9, len - 9);
+			used += len - 9;
+			memcpy(sent + used, "\r\n", 2);
+			used += 2;
+		}
+		fclose(f);
+		sent[used] = '\0';
+		if (strcmp(sent, rows[i].ehlo) != 0)
+			print_error("%s sends another EHLO reply than transcripts.h\n", path);
+		assert_string_equal(sent, rows[i].ehlo);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -452,6 +501,7 @@ int main(void)
 		cmocka_unit_test(test_find_truncated),
 		cmocka_unit_test(test_is_x_mask),
 		cmocka_unit_test(test_keyword_valid),
+		cmocka_unit_test(test_peer_scripts_match),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "sf_verdict.h"
+#include "transcripts.h"
 
 /* --- building replies by hand -------------------------------------------- */
 
@@ -72,20 +73,13 @@ static struct sf_reply *reply_from_lines(int code, ...)
 
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
-static const char *const postfix_ehlo[] = {
-	"250-mail.example.com", "250-PIPELINING", "250-SIZE 10240000", "250-VRFY", "250-ETRN",
-	"250-STARTTLS", "250-ENHANCEDSTATUSCODES", "250-8BITMIME", "250-DSN", "250-SMTPUTF8",
-	"250 CHUNKING", NULL,
-};
+/* Postfix, and Postfix behind an ASA (transcripts.h). */
+static const char *const postfix_ehlo[] = {EHLO_POSTFIX_LINES(TRANSCRIPT_LINE) NULL};
 
 /* Postfix behind an ASA with the default policy: banner masked, STARTTLS
  * and CHUNKING masked A and B. */
 #define ASA_POSTFIX_BANNER "220 *******************************************"
-static const char *const asa_postfix_ehlo[] = {
-	"250-mail.example.com", "250-PIPELINING", "250-SIZE 10240000", "250-VRFY", "250-ETRN",
-	"250-XXXXXXXA", "250-ENHANCEDSTATUSCODES", "250-8BITMIME", "250-DSN", "250-SMTPUTF8",
-	"250 XXXXXXXB", NULL,
-};
+static const char *const asa_postfix_ehlo[] = {EHLO_POSTFIX_ASA_LINES(TRANSCRIPT_LINE) NULL};
 
 #define EX2016_BANNER \
 	"220 EX01.corp.example.com Microsoft ESMTP MAIL Service ready at Tue, 20 Feb 2024 10:20:02 +0100"

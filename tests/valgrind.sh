@@ -124,11 +124,9 @@ case_bad_option() {
 	expect_valgrind_clean
 }
 
-ALL_CASES=(clean masked ehlo_refused two_sessions not_smtp extra_opts bad_option)
-[ $# -gt 0 ] && ALL_CASES=("$@")
-for c in "${ALL_CASES[@]}"; do
-	case_begin "valgrind_$c"
-	"case_$c"
-	case_end
-done
+# Case names: valgrind_ and the function's name (case_two_sessions is
+# valgrind_two_sessions).
+CASE_PREFIX=valgrind_
+CASE_SEP=_
+run_suite "$@"
 finish
