@@ -31,16 +31,6 @@
 : "${top_builddir:=$top_srcdir}"
 : "${PLUGIN:=$top_builddir/plugins/check_smtp_fixup}"
 : "${PEER:=$top_builddir/tests/smtp-peer}"
-# The plugin's dynamically linked twin, which a statically linked plugin
-# runs for TLS checks (configure.ac); valgrind needs a dynamic binary and
-# runs this one. A plugin with a program interpreter is dynamic itself.
-if [ -z "${PLUGIN_DYNAMIC:-}" ]; then
-	PLUGIN_DYNAMIC=$PLUGIN
-	if [ -x "$(dirname "$PLUGIN")/check_smtp_fixup_tls" ] &&
-		! LC_ALL=C readelf -lW "$PLUGIN" 2>/dev/null | grep -q INTERP; then
-		PLUGIN_DYNAMIC=$(dirname "$PLUGIN")/check_smtp_fixup_tls
-	fi
-fi
 PEERS_DIR=$top_srcdir/tests/peers
 # This file, to tell its own functions from a suite's.
 LIB_SH=${BASH_SOURCE[0]}
@@ -745,7 +735,6 @@ run_row() {
 			[ "$max" != - ] && max=$((max + VALGRIND_TLS_EXTRA * 1000))
 			[ "$min" -gt 0 ] && min=$((min + VALGRIND_TLS_EXTRA * 1000))
 		fi
-		local PLUGIN=$PLUGIN_DYNAMIC # memcheck needs a dynamic binary (above)
 		vglog=$CASE_DIR/valgrind.log
 		PLUGIN_PREFIX="valgrind -q --error-exitcode=$VALGRIND_ERROR_RC --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --log-file=$vglog"
 		TIME_SLACK_MS=$((TIME_SLACK_MS + VALGRIND_SLACK_MS))

@@ -94,7 +94,7 @@ case_reference_down() {
 	peer_start silent --connections 0
 	check "$EMU_PORT" --reference="127.0.0.1:$PEER_PORT"
 	expect_rc 3
-	expect_first "; no comparison with the reference path: cannot connect to 127\\.0\\.0\\.1:$PEER_PORT \\(127\\.0\\.0\\.1\\): Connection refused$"
+	expect_first "^SMTP FIXUP UNKNOWN - no comparison with the reference path: cannot connect to 127\\.0\\.0\\.1:$PEER_PORT \\(127\\.0\\.0\\.1\\): Connection refused$"
 	kill "$PEER_PID" 2>/dev/null
 	wait "$PEER_PID" 2>/dev/null
 	PEER_PID=

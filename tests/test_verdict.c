@@ -472,9 +472,12 @@ static const struct row rows[] = {
 		.extensions = 2, .masked = 1, .box = "cisco-asa",
 	},
 	{
-		.name = "ASA: masked 554 greeting (the plugin judges the code)",
+		.name = "ASA: masked 554 greeting (refused, and masked)",
 		.greeting = L("554 *******************************"),
 		.want = {
+			{SF_FIND_GREETING_REFUSED, SF_CRITICAL, NULL,
+			 "the server refuses the session: greeting \"554 *******************************\"",
+			 L("554 *******************************")},
 			{SF_FIND_BANNER_MASKED, SF_WARNING, "cisco-asa", BANNER_SUMMARY,
 			 L("554 *******************************")},
 		},
@@ -580,6 +583,9 @@ static const struct row rows[] = {
 		.greeting = L("220 mail.example.com ESMTP"),
 		.ehlo = L("421 4.7.0 mail.example.com Error: too many connections from 192.0.2.10"),
 		.want = {
+			{SF_FIND_SERVER_CLOSED, SF_CRITICAL, NULL,
+			 "the server ended the session itself: \"421 4.7.0 mail.example.com Error: too many connections from 192.0.2.10\"",
+			 L("421 4.7.0 mail.example.com Error: too many connections from 192.0.2.10")},
 			{SF_FIND_EHLO_REFUSED, SF_CRITICAL, NULL, "EHLO refused (server answered 421)",
 			 L("421 4.7.0 mail.example.com Error: too many connections from 192.0.2.10")},
 		},
@@ -1252,6 +1258,12 @@ static void test_kind_info(void **state)
 		{SF_FIND_REF_MISSING, "reference-missing", SF_CRITICAL},
 		{SF_FIND_REF_BANNER, "reference-banner", SF_WARNING},
 		{SF_FIND_BASELINE_CHANGED, "baseline-changed", SF_WARNING},
+		{SF_FIND_SESSION_FAILED, NULL, SF_CRITICAL},
+		{SF_FIND_GREETING_REFUSED, NULL, SF_CRITICAL},
+		{SF_FIND_SERVER_CLOSED, NULL, SF_CRITICAL},
+		{SF_FIND_RESPONSE_TIME, NULL, SF_WARNING},
+		{SF_FIND_REF_UNUSABLE, NULL, SF_UNKNOWN},
+		{SF_FIND_LOCAL, NULL, SF_UNKNOWN},
 	};
 
 	(void)state;
@@ -1260,7 +1272,10 @@ static void test_kind_info(void **state)
 		const struct sf_kind_info *k = sf_kind_info(want[i].kind);
 
 		assert_non_null(k);
-		assert_string_equal(k->option, want[i].option);
+		if (want[i].option == NULL)
+			assert_null(k->option);
+		else
+			assert_string_equal(k->option, want[i].option);
 		assert_int_equal(k->default_state, want[i].state);
 		assert_non_null(k->title);
 		assert_true(k->title[0] != '\0');
@@ -1277,8 +1292,13 @@ static void test_bad_input(void **state)
 
 	(void)state;
 	assert_int_equal(sf_verdict_make(NULL, &v), -1);
-	assert_int_equal(sf_verdict_make(&in, &v), -1); /* no greeting */
-	assert_null(v);
+	/* no greeting (the session ended before it): a verdict all the same */
+	assert_int_equal(sf_verdict_make(&in, &v), 0);
+	assert_non_null(v);
+	assert_int_equal(v->nfindings, 0);
+	assert_int_equal(v->state, SF_OK);
+	sf_verdict_free(v);
+	v = NULL;
 	in.greeting = g;
 	assert_int_equal(sf_verdict_make(&in, NULL), -1);
 	/* nrequired counts, the array needs no NULL at its end */
@@ -1424,6 +1444,228 @@ static void test_out_of_memory(void **state)
 }
 #endif
 
+/* --- the conversation itself, overrides and the line ----------------------- */
+
+/* {how it ended, expected kind, state, line} for one conversation that
+ * failed before or after its greeting. */
+static void test_conversation(void **state)
+{
+	static const struct {
+		struct sf_conv conv;
+		int greeting;           /* a 220 greeting came first */
+		enum sf_kind kind;
+		enum sf_state st;
+		const char *line;       /* the verdict's whole line */
+	} crow[] = {
+		{{SF_END_CONNECT_FAILED, "connecting", "Connection refused", NULL, 0, 0}, 0,
+		 SF_FIND_SESSION_FAILED, SF_CRITICAL,
+		 "cannot connect to mx.example:2525 (192.0.2.1): Connection refused"},
+		{{SF_END_TIMEOUT, "waiting for the greeting", NULL, NULL, 0, 0}, 0,
+		 SF_FIND_SESSION_FAILED, SF_CRITICAL,
+		 "no answer from mx.example:2525 (192.0.2.1) within 2.5 s, waiting for the greeting"},
+		{{SF_END_TIMEOUT, "waiting for the EHLO reply", NULL, NULL, 0, 1}, 1,
+		 SF_FIND_SESSION_FAILED, SF_CRITICAL,
+		 "no complete answer from mx.example:2525 (192.0.2.1) within 2.5 s, waiting for the EHLO reply"},
+		{{SF_END_RESET, "waiting for the EHLO reply", NULL, NULL, 0, 0}, 1,
+		 SF_FIND_SESSION_FAILED, SF_CRITICAL,
+		 "connection reset by mx.example:2525 (192.0.2.1) waiting for the EHLO reply"},
+		{{SF_END_CLOSED, "waiting for the greeting", NULL, NULL, 0, 1}, 0,
+		 SF_FIND_SESSION_FAILED, SF_CRITICAL,
+		 "mx.example:2525 (192.0.2.1) closed the connection waiting for the greeting, in the middle of a reply"},
+		{{SF_END_PROTOCOL, "waiting for the greeting", "bad reply code", "SSH-2.0-x|y", 11, 0}, 0,
+		 SF_FIND_SESSION_FAILED, SF_CRITICAL,
+		 "mx.example:2525 (192.0.2.1) does not speak SMTP: bad reply code, waiting for the greeting (it sent \"SSH-2.0-x\\x7cy\")"},
+		{{SF_END_TOO_MUCH, "waiting for the EHLO reply", NULL, NULL, 0, 0}, 1,
+		 SF_FIND_SESSION_FAILED, SF_CRITICAL,
+		 "mx.example:2525 (192.0.2.1) sent more than 262144 bytes waiting for the EHLO reply"},
+		{{SF_END_UNSOLICITED, "waiting for the EHLO reply", NULL, NULL, 0, 0}, 1,
+		 SF_FIND_SESSION_FAILED, SF_CRITICAL,
+		 "mx.example:2525 (192.0.2.1) sent a reply before the command it answers, waiting for the EHLO reply"},
+		{{SF_END_CLEARTEXT_AFTER_STARTTLS, "waiting for the STARTTLS reply", NULL, NULL, 0, 0}, 1,
+		 SF_FIND_SESSION_FAILED, SF_CRITICAL,
+		 "mx.example:2525 (192.0.2.1) sent clear-text data after agreeing to STARTTLS, before the TLS handshake (RFC 3207 5 forbids it)"},
+		{{SF_END_TLS_FAILED, "during the TLS handshake", "the server sent the TLS alert \"Handshake failed\"", NULL, 0, 0}, 0,
+		 SF_FIND_SESSION_FAILED, SF_CRITICAL,
+		 "TLS handshake with mx.example:2525 (192.0.2.1) failed: the server sent the TLS alert \"Handshake failed\""},
+		{{SF_END_IO_ERROR, "waiting for the EHLO reply inside TLS", NULL, NULL, 0, 0}, 1,
+		 SF_FIND_SESSION_FAILED, SF_CRITICAL,
+		 "network error with mx.example:2525 (192.0.2.1) waiting for the EHLO reply inside TLS: no reason given"},
+		/* this host's own failure is UNKNOWN, never the server's fault */
+		{{SF_END_LOCAL, "connecting", "Too many open files", NULL, 0, 0}, 0,
+		 SF_FIND_LOCAL, SF_UNKNOWN,
+		 "this host failed to check mx.example:2525 (192.0.2.1): Too many open files"},
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof crow / sizeof crow[0]; i++) {
+		struct sf_reply *g = reply_from_lines(220, "220 mx.example ESMTP", NULL);
+		struct sf_verdict_input in;
+		struct sf_verdict *v = NULL;
+
+		memset(&in, 0, sizeof in);
+		in.target = "mx.example:2525";
+		in.address = "192.0.2.1";
+		in.timeout = 2.5;
+		in.conv = crow[i].conv;
+		in.greeting = crow[i].greeting ? g : NULL;
+		assert_int_equal(sf_verdict_make(&in, &v), 0);
+		assert_int_equal(v->nfindings, 1);
+		assert_int_equal(v->findings[0].kind, crow[i].kind);
+		assert_int_equal(v->findings[0].state, crow[i].st);
+		assert_int_equal(v->state, crow[i].st);
+		assert_int_equal(v->inspected, 0); /* nothing about the path */
+		check_str("conversation", "line", v->line, crow[i].line);
+		sf_verdict_free(v);
+		sf_reply_free(g);
+	}
+}
+
+/* A 421 to any command but QUIT is the server ending the session; the
+ * user's overrides reorder the findings; the line names the box once. */
+static void test_server_and_overrides(void **state)
+{
+	struct sf_reply *g = reply_from_lines(220, "220 *****", NULL);
+	struct sf_reply *e = reply_from_lines(421, "421 4.3.2 Service shutting down", NULL);
+	struct sf_reply *ok = reply_from_lines(250, "250-mx.example", "250-XXXXXXXA", "250 SIZE 1", NULL);
+	enum sf_state st[SF_FIND__COUNT];
+	struct sf_verdict_input in;
+	struct sf_verdict *v = NULL;
+	(void)state;
+
+	memset(&in, 0, sizeof in);
+	in.target = "mx.example";
+	in.greeting = g;
+	in.ehlo = e;
+	assert_int_equal(sf_verdict_make(&in, &v), 0);
+	assert_int_equal(v->findings[0].kind, SF_FIND_SERVER_CLOSED);
+	check_str("421", "summary", v->findings[0].summary,
+		  "mx.example ended the session itself: \"421 4.3.2 Service shutting down\"");
+	assert_int_equal(v->state, SF_CRITICAL);
+	sf_verdict_free(v);
+
+	/* defaults: masked extensions (CRITICAL) before the banner (WARNING) */
+	in.ehlo = ok;
+	assert_int_equal(sf_verdict_make(&in, &v), 0);
+	assert_int_equal(v->nfindings, 2);
+	assert_int_equal(v->findings[0].kind, SF_FIND_EXT_MASKED);
+	assert_int_equal(v->inspected, 1);
+	check_str("asa", "line", v->line,
+		  "1 of 2 ESMTP extensions masked (guess by length: STARTTLS or CHUNKING); greeting banner"
+		  " masked; Postfix senders then fall back to HELO (no STARTTLS, no 8BITMIME, no SIZE)"
+		  " - looks like Cisco ASA/FTD/FWSM ESMTP inspection");
+	sf_verdict_free(v);
+
+	/* overridden: the banner CRITICAL, the masks only a note */
+	for (int k = 0; k < SF_FIND__COUNT; k++)
+		st[k] = sf_kind_info((enum sf_kind)k)->default_state;
+	st[SF_FIND_BANNER_MASKED] = SF_CRITICAL;
+	st[SF_FIND_EXT_MASKED] = SF_OK;
+	in.state_of = st;
+	assert_int_equal(sf_verdict_make(&in, &v), 0);
+	assert_int_equal(v->findings[0].kind, SF_FIND_BANNER_MASKED);
+	assert_int_equal(v->findings[0].state, SF_CRITICAL);
+	assert_int_equal(v->findings[1].state, SF_OK);
+	assert_int_equal(v->state, SF_CRITICAL);
+	assert_non_null(strstr(v->line, "; note: 1 of 2 ESMTP extensions masked"));
+	sf_verdict_free(v);
+
+	/* all overridden to OK: the line says nothing was seen, then notes */
+	st[SF_FIND_BANNER_MASKED] = SF_OK;
+	in.time_total = 0.25;
+	in.address = "192.0.2.1";
+	assert_int_equal(sf_verdict_make(&in, &v), 0);
+	assert_int_equal(v->state, SF_OK);
+	assert_int_equal(v->inspected, 0);
+	{
+		static const char want[] = "mx.example (192.0.2.1): no SMTP inspection seen, 2 ESMTP extensions, 0.250 s; note: ";
+		if (strncmp(v->line, want, sizeof want - 1) != 0)
+			fail_msg("line \"%s\"", v->line);
+	}
+	sf_verdict_free(v);
+
+	/* the response time past -c: its own finding, with its state */
+	in.time_state = SF_CRITICAL;
+	in.time_total = 7.5;
+	assert_int_equal(sf_verdict_make(&in, &v), 0);
+	assert_int_equal(v->findings[0].kind, SF_FIND_RESPONSE_TIME);
+	check_str("time", "summary", v->findings[0].summary, "response time 7.500 s over the critical threshold");
+	assert_int_equal(v->state, SF_CRITICAL);
+	sf_verdict_free(v);
+	sf_reply_free(g);
+	sf_reply_free(e);
+	sf_reply_free(ok);
+}
+
+/* A reference that could not be reached or held gives UNKNOWN and no
+ * comparison at all. */
+static void test_reference_unusable(void **state)
+{
+	struct sf_reply *g = reply_from_lines(220, "220 mx.example ESMTP", NULL);
+	struct sf_reply *rg = reply_from_lines(554, "554 go away", NULL);
+	struct sf_conv down = {SF_END_CONNECT_FAILED, "connecting", "Connection refused", NULL, 0, 0};
+	struct sf_conv fine = {0};
+	struct sf_verdict_input in;
+	struct sf_verdict *v = NULL;
+	(void)state;
+
+	memset(&in, 0, sizeof in);
+	in.greeting = g;
+	in.ref_target = "ref.example";
+	in.ref_address = "192.0.2.9";
+	in.ref_problem = "cannot resolve ref.example: Name or service not known";
+	assert_int_equal(sf_verdict_make(&in, &v), 0);
+	assert_int_equal(v->nfindings, 1);
+	assert_int_equal(v->state, SF_UNKNOWN);
+	check_str("ref", "line", v->line,
+		  "no comparison with the reference path: cannot resolve ref.example: Name or service not known");
+	sf_verdict_free(v);
+	in.ref_problem = NULL;
+	in.ref_conv = &down;
+	assert_int_equal(sf_verdict_make(&in, &v), 0);
+	check_str("ref", "line", v->line,
+		  "no comparison with the reference path: cannot connect to ref.example (192.0.2.9): Connection refused");
+	sf_verdict_free(v);
+	in.ref_conv = &fine;
+	in.ref_greeting = rg;
+	assert_int_equal(sf_verdict_make(&in, &v), 0);
+	assert_int_equal(v->nfindings, 1);
+	assert_int_equal(v->findings[0].kind, SF_FIND_REF_UNUSABLE);
+	sf_verdict_free(v);
+	sf_reply_free(g);
+	sf_reply_free(rg);
+}
+
+static void test_domain_verdict(void **state)
+{
+	static const struct {
+		enum sf_domain d;
+		int stop;
+		enum sf_state st;
+		const char *text;
+	} crow[] = {
+		{SF_DOMAIN_MX, 0, SF_OK, NULL},
+		{SF_DOMAIN_NO_MX, 0, SF_OK, NULL},
+		{SF_DOMAIN_NXDOMAIN, 1, SF_CRITICAL, "example.org has no mail server: the domain does not exist (NXDOMAIN)"},
+		{SF_DOMAIN_NULL_MX, 1, SF_CRITICAL, "example.org has no mail server: its null MX record says it accepts no mail (RFC 7505)"},
+		{SF_DOMAIN_LOOKUP_FAILED, 1, SF_UNKNOWN, "cannot look up the MX records of example.org: why"},
+		{SF_DOMAIN_NO_MX_NO_ADDRESS, 1, SF_CRITICAL, "example.org has no mail server: no MX record and no address"},
+		{SF_DOMAIN_NO_MX_UNRESOLVED, 1, SF_UNKNOWN, "example.org has no MX record and its address cannot be resolved: why"},
+		{SF_DOMAIN_NO_HOST_ADDRESS, 1, SF_CRITICAL, "example.org has no mail server: none of its 2 MX hosts has an address (why)"},
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof crow / sizeof crow[0]; i++) {
+		char buf[256] = "";
+		enum sf_state st = SF_OK;
+		assert_int_equal(sf_domain_verdict("example.org", crow[i].d, "why", 2, &st, buf, sizeof buf),
+				 crow[i].stop);
+		if (!crow[i].stop)
+			continue;
+		assert_int_equal(st, crow[i].st);
+		check_str("domain", "text", buf, crow[i].text);
+	}
+}
+
 int main(void)
 {
 	memcpy(long_noop, "NOOP ", 5);
@@ -1438,6 +1680,10 @@ int main(void)
 		cmocka_unit_test(test_kind_info),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_out_of_memory),
+		cmocka_unit_test(test_conversation),
+		cmocka_unit_test(test_server_and_overrides),
+		cmocka_unit_test(test_reference_unusable),
+		cmocka_unit_test(test_domain_verdict),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

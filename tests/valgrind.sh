@@ -1,6 +1,5 @@
 #!/bin/bash
-# tests/valgrind.sh - the built plugin (its dynamically linked build, see
-# lib.sh's PLUGIN_DYNAMIC) under valgrind memcheck, once per
+# tests/valgrind.sh - the built plugin under valgrind memcheck, once per
 # kind of conversation, against scripted peers (tests/smtp-peer playing
 # tests/peers/*.txt): a clean server (with -v), one behind a masking ASA,
 # a PIX that refuses EHLO (the HELO path), -S with --probe (two sessions at
@@ -19,9 +18,6 @@
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 
 require_built "$PLUGIN" "$PEER"
-# memcheck follows malloc() only in a dynamically linked binary: a static
-# build's twin (same code, lib.sh) runs every case.
-PLUGIN=$PLUGIN_DYNAMIC
 if ! command -v valgrind >/dev/null 2>&1; then
 	echo "SKIP: valgrind is not installed (apt-get install valgrind)"
 	exit 77
