@@ -7,10 +7,10 @@
  * past line_max + 2 octets. Completed replies wait in a FIFO until
  * sf_parser_next() hands them out.
  *
- * The rules live in one place, octet_check() and end_check(). Two shortcuts
- * only ever accept what those rules accept: fast_line() takes a well-formed
- * whole line in one pass (eight octets at a time), plain_octet() takes one
- * octet of text fed on its own. Anything else goes through the rules.
+ * The rules live in one place, octet_check() and end_check(), and every
+ * octet goes through them on one path: find the LF, scan the line, take it
+ * or keep its start. A check reads well under a kilobyte; this one path
+ * stays linear and fast enough (bench/parser_bench measures it).
  *
  * Errors are positional: the parser reports the first octet of the stream
  * after which no valid stream is possible, and the rule that octet breaks.
@@ -231,74 +231,6 @@ static enum sf_perr scan(const struct sf_parser *p, const char *s, size_t from, 
 	return SF_PERR_NONE;
 }
 
-/* Nonzero if the 8 octets of x hold an octet equal to the one repeated in
- * pat (the classic "has zero byte" test on x ^ pat; exact for "any"). */
-static uint64_t has_octet(uint64_t x, uint64_t pat)
-{
-	const uint64_t ones = 0x0101010101010101ULL;
-	uint64_t y = x ^ pat;
-
-	return (y - ones) & ~y & (ones << 7);
-}
-
-/* The first i in [from, end) where s[i] is NUL, CR or LF; end if none.
- * Eight octets at a time: this is where the parser spends its time. */
-static size_t find_special(const char *s, size_t from, size_t end)
-{
-	const uint64_t ones = 0x0101010101010101ULL;
-	size_t i = from;
-
-	while (end - i >= 8) {
-		uint64_t x;
-
-		memcpy(&x, s + i, 8);
-		if (has_octet(x, 0) | has_octet(x, ones * '\r') | has_octet(x, ones * '\n'))
-			break;
-		i += 8;
-	}
-	while (i < end && s[i] != '\0' && s[i] != '\r' && s[i] != '\n')
-		i++;
-	return i;
-}
-
-/*
- * The common case in one pass: s[0..rest) starts with a complete line that
- * has a good code and separator, no NUL, no stray CR, ends in LF or CRLF and
- * stays inside every limit. Sets *n to the octets before the LF and returns
- * 1. Returns 0 for anything else: the general path (scan, end_check) then
- * finds the exact error, or waits for more input. Must accept only lines
- * the general path accepts.
- */
-static int fast_line(const struct sf_parser *p, const char *s, size_t rest, size_t *n)
-{
-	/* octet i (not LF) is inside both size limits if i < safe; an LF at
-	 * position i is inside reply_max if i < room (octet_check, end_check) */
-	size_t room = p->lim.reply_max - p->rbytes;
-	size_t safe = p->lim.line_max < room ? p->lim.line_max : room;
-	size_t end = rest < safe ? rest : safe;
-	size_t i;
-
-	if (end < 5 || p->nlines >= p->lim.lines_max)
-		return 0;
-	if (s[0] < '2' || s[0] > '5' || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9' ||
-	    (s[3] != '-' && s[3] != ' '))
-		return 0;
-	if (p->nlines > 0 && memcmp(s, p->lines[0].raw, 3) != 0)
-		return 0;
-	i = find_special(s, 4, end);
-	if (i == end)
-		return 0;
-	if (s[i] == '\n') {
-		*n = i;
-		return 1;
-	}
-	if (s[i] == '\r' && i + 1 < rest && s[i + 1] == '\n' && i + 1 < room) {
-		*n = i + 1;
-		return 1;
-	}
-	return 0;
-}
-
 /* Make room for at least need entries in the scratch lines array. */
 static int lines_reserve(struct sf_parser *p, size_t need)
 {
@@ -386,12 +318,6 @@ static int take_line(struct sf_parser *p, const char *s, size_t n)
 /* The first LF in buf[0..len), NULL if none. */
 static const char *find_lf(const char *buf, size_t len)
 {
-	if (len < 16) { /* a call to memchr costs more than a few octets */
-		for (size_t i = 0; i < len; i++)
-			if (buf[i] == '\n')
-				return buf + i;
-		return NULL;
-	}
 	return memchr(buf, '\n', len);
 }
 
@@ -455,19 +381,6 @@ static enum sf_pstatus feed_part(struct sf_parser *p, const char *buf, size_t le
 	return SF_PARSE_MORE;
 }
 
-/*
- * 1 if octet c can simply be appended to the buffered line: it is text in
- * the middle of a line and breaks no rule (what octet_check would say for
- * it, with no CR before it). The byte-at-a-time shortcut.
- */
-static int plain_octet(const struct sf_parser *p, char c)
-{
-	size_t i = p->partlen;
-
-	return i >= 4 && i < p->partcap && c != '\0' && c != '\r' && c != '\n' &&
-	       p->part[i - 1] != '\r' && i < p->lim.line_max && p->rbytes + i < p->lim.reply_max;
-}
-
 enum sf_pstatus sf_parser_feed(struct sf_parser *p, const char *buf, size_t len)
 {
 	size_t off = 0;
@@ -479,10 +392,6 @@ enum sf_pstatus sf_parser_feed(struct sf_parser *p, const char *buf, size_t len)
 		return SF_PARSE_ERROR; /* sticky */
 	if (len == 0)
 		return SF_PARSE_MORE;
-	if (len == 1 && plain_octet(p, buf[0])) {
-		p->part[p->partlen++] = buf[0];
-		return SF_PARSE_MORE;
-	}
 	if (p->partlen > 0 && feed_part(p, buf, len, &off) != SF_PARSE_MORE)
 		return SF_PARSE_ERROR;
 	/* Whole lines straight from buf; the tail, if any, into part. */
@@ -493,12 +402,6 @@ enum sf_pstatus sf_parser_feed(struct sf_parser *p, const char *buf, size_t len)
 		size_t n;
 		enum sf_perr e;
 
-		if (fast_line(p, s, rest, &n)) {
-			if (take_line(p, s, n) < 0)
-				return fail(p, SF_PERR_NOMEM, s, n, NULL, 0);
-			off += n + 1;
-			continue;
-		}
 		lf = find_lf(s, rest);
 		n = lf ? (size_t)(lf - s) : rest;
 		e = scan(p, s, 0, n);
