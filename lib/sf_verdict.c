@@ -319,6 +319,8 @@ static int judge_refused(const struct sf_verdict_input *in, struct sf_verdict *v
 	sb_puts(&b, echo ? "EHLO refused: a firewall replaced it with X's (server answered "
 			 : "EHLO refused (server answered ");
 	sb_putz(&b, (size_t)r->code);
+	if (r->code >= 200 && r->code < 300)
+		sb_puts(&b, ", but only 250 answers EHLO: RFC 5321 4.1.1.1");
 	sb_puts(&b, ")");
 	helo_note(&b, in->helo);
 	f = finding_add(v, SF_FIND_EHLO_REFUSED, *box, &b);
@@ -1002,10 +1004,11 @@ struct ctx {
 	struct sf_ehlo *own[3];        /* lists parsed here because the input had none */
 };
 
-/* 1 if r is a 2xx reply that can be read as an EHLO list. */
+/* 1 if r is a reply that can be read as an EHLO list: 250 (RFC 5321
+ * 4.1.1.1 allows no other success code for EHLO) and not a NOOP's answer. */
 static int list_reply(const struct sf_reply *r)
 {
-	return r != NULL && r->code >= 200 && r->code < 300 && !sf_reply_is_noop_like(r);
+	return r != NULL && r->code == 250 && !sf_reply_is_noop_like(r);
 }
 
 /* The list of r: the input's own, or parsed into c->own[slot]. 0, or -1
@@ -1036,8 +1039,7 @@ static int ctx_prepare(struct ctx *c, const struct sf_verdict_input *in)
 		return -1;
 	if (in->ehlo != NULL && sf_reply_is_noop_like(in->ehlo))
 		c->ehlo_box = sf_box_get(SF_BOX_PIX_MAILGUARD);
-	else if (in->ehlo != NULL && (in->ehlo->code < 200 || in->ehlo->code >= 300) &&
-		 reply_has_x_echo(in->ehlo))
+	else if (in->ehlo != NULL && in->ehlo->code != 250 && reply_has_x_echo(in->ehlo))
 		c->ehlo_box = sf_box_get(SF_BOX_PIX_MAILGUARD);
 	return 0;
 }
@@ -1098,7 +1100,7 @@ static int j_refused(const struct ctx *c, struct sf_verdict *v)
 	const struct sf_reply *r = c->in->ehlo;
 	const struct sf_box *box;
 
-	if (r == NULL || (r->code >= 200 && r->code < 300))
+	if (r == NULL || r->code == 250)
 		return 0;
 	return judge_refused(c->in, v, &box);
 }

@@ -249,10 +249,55 @@ static void flush_out(struct session *s)
 	}
 }
 
+static void on_eof(struct session *s, int reset);
+static void tls_io_error(struct session *s);
+
+/* The peer sent something before the command about to go out: it cannot
+ * be that command's reply (RFC 5321 4.2: a reply answers a command), and
+ * taking it as one would shift every later reply by one. In clear text a
+ * peek at the socket; inside TLS what the library holds or can decrypt at
+ * once (a reply sent with the server's last handshake flight). 1 if so:
+ * the session is then done. */
+static int arrived_early(struct session *s)
+{
+	char buf[SESSION_READ_CHUNK];
+	size_t got = 0;
+
+	if (s->io.tls == NULL) {
+		ssize_t n = recv(s->io.fd, buf, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n <= 0)
+			return 0; /* nothing, or a close or reset the poll loop will see */
+	} else if (tls_pending(s->io.tls) == 0) {
+		switch (tls_read(s->io.tls, buf, sizeof buf, &got)) {
+		case TLS_IO_OK:
+			if (got == 0)
+				return 0;
+			transcript_add(s, "S: ", buf, strcspn(buf, "\r\n") < got ? strcspn(buf, "\r\n") : got);
+			break;
+		case TLS_IO_CLOSED:
+			on_eof(s, 0);
+			return 1;
+		case TLS_IO_ERROR:
+			tls_io_error(s);
+			return 1;
+		case TLS_IO_WANT_READ:
+		case TLS_IO_WANT_WRITE:
+		default:
+			return 0;
+		}
+	}
+	finish(s, SESS_UNSOLICITED, 0);
+	return 1;
+}
+
 /* Queue one command (without CRLF) and send it in one write. */
 static void send_command(struct session *s, const char *verb, const char *arg)
 {
-	int n = snprintf(s->io.out, sizeof s->io.out, "%s%s%s\r\n", verb, arg ? " " : "", arg ? arg : "");
+	int n;
+
+	if (arrived_early(s))
+		return;
+	n = snprintf(s->io.out, sizeof s->io.out, "%s%s%s\r\n", verb, arg ? " " : "", arg ? arg : "");
 
 	if (n < 0 || (size_t)n >= sizeof s->io.out) {
 		finish(s, SESS_IO_ERROR, EMSGSIZE); /* cannot happen: the EHLO name is bounded */
@@ -428,12 +473,14 @@ static void do_handshake(struct session *s)
 	send_command(s, "EHLO", s->cfg->ehlo_name);
 }
 
-/* 1 if an EHLO reply means EHLO did not work and HELO should confirm it. */
+/* 1 if an EHLO reply means EHLO did not work and HELO should confirm it:
+ * anything but 250 (RFC 5321 4.1.1.1: EHLO succeeds with 250 only; a 221,
+ * a second 220 or a 252 is no EHLO reply), or a NOOP's answer. */
 static int ehlo_failed(const struct sf_reply *r)
 {
 	if (r->code == 421)
 		return 0; /* the server is closing: nothing more to ask */
-	return r->code >= 400 || sf_reply_is_noop_like(r);
+	return r->code != 250 || sf_reply_is_noop_like(r);
 }
 
 /* The reply to STARTTLS: 220 starts the handshake, anything else ends. */
@@ -453,11 +500,11 @@ static void on_starttls_reply(struct session *s, struct sf_reply *r)
 	start_handshake(s);
 }
 
-/* A 2xx EHLO reply as a list, once, for every later stage. 1 to go on, 0
+/* A 250 EHLO reply as a list, once, for every later stage. 1 to go on, 0
  * if memory ran out (the session is then done). */
 static int parse_list(struct session *s, const struct sf_reply *r, struct sf_ehlo **out)
 {
-	if (r->code < 200 || r->code > 299)
+	if (r->code != 250)
 		return 1;
 	if (sf_ehlo_parse(r, out) == 0)
 		return 1;

@@ -164,10 +164,15 @@ static enum tls_io result(struct tls_conn *c, int rc)
 		snprintf(c->err, sizeof c->err, "connection %s during TLS",
 			 e == ECONNRESET ? "reset" : e == EPIPE ? "closed" : strerror(e));
 		return TLS_IO_CLOSED;
-	case GNUTLS_E_FATAL_ALERT_RECEIVED:
-		snprintf(c->err, sizeof c->err, "the server sent the TLS alert \"%s\"",
-			 api.alert_get_name(api.alert_get(c->s)));
+	case GNUTLS_E_FATAL_ALERT_RECEIVED: {
+		gnutls_alert_description_t a = api.alert_get(c->s);
+		const char *name = api.alert_get_name(a); /* NULL for an alert it does not know */
+		if (name != NULL)
+			snprintf(c->err, sizeof c->err, "the server sent the TLS alert \"%s\"", name);
+		else
+			snprintf(c->err, sizeof c->err, "the server sent the unknown TLS alert %d", (int)a);
 		return TLS_IO_ERROR;
+	}
 	default:
 		snprintf(c->err, sizeof c->err, "%s", api.strerror(rc));
 		/* GnuTLS's sentences ("An unexpected TLS packet was received.")

@@ -200,10 +200,11 @@ static int ref_in_list(const char *const *l, size_t n, const char *kw)
 	return 0;
 }
 
-/* An EHLO reply judged as a list: 2xx and not a NOOP answer. */
+/* An EHLO reply judged as a list: 250 (RFC 5321 4.1.1.1) and not a NOOP
+ * answer. */
 static int is_list(const struct sf_reply *r)
 {
-	return r != NULL && r->code >= 200 && r->code <= 299 && !sf_reply_is_noop_like(r);
+	return r != NULL && r->code == 250 && !sf_reply_is_noop_like(r);
 }
 
 static struct sf_ehlo *parse_list(const struct sf_reply *r)
@@ -288,6 +289,8 @@ static int is_evidence(const char *s, const struct sf_verdict_input *in)
 }
 
 /* ---- checks -------------------------------------------------------------- */
+
+static void check_escaped_line(const char *line);
 
 /* What the verdict must say, worked out from what was received. */
 struct expect {
@@ -376,7 +379,7 @@ static void expectations(const struct sf_verdict_input *in, struct expect *x)
 		x->noop = sf_reply_is_noop_like(r);
 		if (x->noop)
 			FUZZ_CHECK(r->code == 250 && r->nlines == 1);
-		x->refused = !x->noop && (r->code < 200 || r->code > 299);
+		x->refused = !x->noop && r->code != 250;
 		x->list = e != NULL;
 		FUZZ_CHECK(x->noop + x->refused + x->list == 1);
 		x->missing = ref_missing(in, e, etls);
@@ -433,8 +436,12 @@ static void check_findings(const struct sf_verdict_input *in, const struct sf_ve
 		const struct sf_finding *f = &v->findings[i];
 		const struct sf_kind_info *ki = sf_kind_info(f->kind);
 
-		FUZZ_CHECK(ki != NULL && ki->option != NULL && ki->title != NULL);
+		FUZZ_CHECK(ki != NULL && ki->title != NULL);
+		/* the user overrode nothing: every state is the default */
 		FUZZ_CHECK(f->state == ki->default_state);
+		/* what the conversation itself shows has no option, the rest has */
+		FUZZ_CHECK((ki->option == NULL) ==
+			   (f->kind == SF_FIND_GREETING_REFUSED || f->kind == SF_FIND_SERVER_CLOSED));
 		FUZZ_CHECK(f->summary != NULL && f->summary[0] != '\0');
 		FUZZ_CHECK(f->nevidence == 0 || f->evidence != NULL);
 		for (size_t j = 0; j < f->nevidence; j++)
@@ -521,8 +528,22 @@ static void check_verdict(const struct sf_verdict_input *in, const struct sf_ver
 						   (unsigned)x.hidden_tls);
 
 	FUZZ_CHECK(count(v, SF_FIND_PROBE) == x.probes);
+	/* the server's own "go away": a greeting other than 220, a 421 */
+	FUZZ_CHECK((only(v, SF_FIND_GREETING_REFUSED) != NULL) == (in->greeting->code != 220));
+	FUZZ_CHECK(count(v, SF_FIND_SESSION_FAILED) == 0 && count(v, SF_FIND_LOCAL) == 0);
+	FUZZ_CHECK(v->state == (v->nfindings ? v->findings[0].state : SF_OK));
+	FUZZ_CHECK(v->line != NULL && v->line[0] != '\0');
+	check_escaped_line(v->line);
 	for (size_t i = 0; i < v->nfindings; i++)
 		FUZZ_CHECK(v->findings[i].kind < SF_FIND__COUNT);
+}
+
+/* The verdict's line goes into the status line as it is: printable ASCII
+ * without '|'. */
+static void check_escaped_line(const char *line)
+{
+	for (const char *p = line; *p; p++)
+		FUZZ_CHECK(*p >= 0x20 && *p <= 0x7e && *p != '|');
 }
 
 /* Findings of v other than EXT_MISSING, compared with w's. */
@@ -632,8 +653,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bare.nrequired = 0;
 
 	if (in.greeting == NULL) {
-		/* nothing to judge: refused, out untouched */
-		FUZZ_CHECK(sf_verdict_make(&in, &v) == -1 && v == &sentinel);
+		/* no greeting (the session ended first): judged all the same,
+		 * and with a conversation held to its end nothing is wrong */
+		FUZZ_CHECK(sf_verdict_make(&in, &v) == 0 && v != NULL && v != &sentinel);
+		FUZZ_CHECK(v->line != NULL);
+		check_escaped_line(v->line);
+		sf_verdict_free(v);
 		case_free(&c);
 		return 0;
 	}
