@@ -1439,6 +1439,13 @@ int sf_domain_verdict(const char *domain, enum sf_domain d, const char *detail, 
 		snprintf(buf, bufsz, "%s has no mail server: none of its %zu MX host%s has an address (%s)",
 			 domain, mx_hosts, mx_hosts == 1 ? "" : "s", why);
 		return 1;
+	case SF_DOMAIN_UNUSABLE:
+		/* RFC 5321 5.1: the domain's own address stands in only when there
+		 * is no MX record at all, not when its records are broken */
+		*st = SF_CRITICAL;
+		snprintf(buf, bufsz, "%s has no mail server: none of its MX records names a usable host (%s)",
+			 domain, why);
+		return 1;
 	case SF_DOMAIN_MX:
 	case SF_DOMAIN_NO_MX:
 	default:

@@ -181,7 +181,8 @@ enum sf_domain {
 	SF_DOMAIN_LOOKUP_FAILED,   /* the MX records could not be had (detail) */
 	SF_DOMAIN_NO_MX_NO_ADDRESS,/* no MX record and no address */
 	SF_DOMAIN_NO_MX_UNRESOLVED,/* no MX record, and its address lookup failed (detail) */
-	SF_DOMAIN_NO_HOST_ADDRESS  /* MX hosts, none with an address (detail: their notes) */
+	SF_DOMAIN_NO_HOST_ADDRESS, /* MX hosts, none with an address (detail: their notes) */
+	SF_DOMAIN_UNUSABLE         /* MX records, none naming a usable host (detail: which, why) */
 };
 
 /* A domain that cannot be checked: 1 with the state and the status text

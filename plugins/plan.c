@@ -138,6 +138,32 @@ static int no_such_name(int err)
 	       err != EAI_SYSTEM;
 }
 
+/* Append to a note without a separator. */
+static void note_append_raw(char *note, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note_append_raw(char *note, const char *fmt, ...)
+{
+	size_t len = strlen(note);
+	va_list ap;
+
+	if (len >= PLAN_NOTE_MAX - 1)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(note + len, PLAN_NOTE_MAX - len, fmt, ap);
+	va_end(ap);
+}
+
+/* The unusable MX records, e.g. "10 . (the root), 20 bad_name (an invalid
+ * name)", into out (PLAN_NOTE_MAX octets). */
+static void describe_bad(const struct mx_list *mx, char *out)
+{
+	out[0] = '\0';
+	for (size_t i = 0; i < mx->unusable && i < MX_BAD_KEEP; i++)
+		note_append_raw(out, "%s%u %s (%s)", i ? ", " : "", mx->bad[i].pref,
+				mx->bad[i].name[0] ? mx->bad[i].name : "?", mx_flaw_text(mx->bad[i].flaw));
+	if (mx->unusable > MX_BAD_KEEP)
+		note_append_raw(out, ", ...");
+}
+
 /* -D: the MX hosts of the domain in preference order, each with all its
  * addresses; no MX: the domain's own address (RFC 5321 5.1). */
 static void add_domain(const struct config *cfg, struct plan *p)
@@ -152,6 +178,10 @@ static void add_domain(const struct config *cfg, struct plan *p)
 		return;
 	case MX_NULL:
 		p->domain = SF_DOMAIN_NULL_MX;
+		return;
+	case MX_UNUSABLE:
+		p->domain = SF_DOMAIN_UNUSABLE;
+		describe_bad(&mx, p->domain_detail);
 		return;
 	case MX_FAILED:
 		p->domain = SF_DOMAIN_LOOKUP_FAILED;
@@ -176,6 +206,22 @@ static void add_domain(const struct config *cfg, struct plan *p)
 	}
 	p->domain = SF_DOMAIN_MX;
 	p->mx_hosts = mx.n;
+	if (mx.left > 0) {
+		/* say which were left out, not check fewer in silence */
+		note_append(p->note, "%zu more MX host%s not checked (at most %u are):", mx.left,
+			    mx.left == 1 ? "" : "s", MX_HOSTS_MAX);
+		for (size_t i = 0; i < mx.left && i < MX_LEFT_KEEP; i++)
+			note_append_raw(p->note, " %s%s", mx.host[mx.n + i].name,
+					i + 1 < mx.left && i + 1 < MX_LEFT_KEEP ? "," : "");
+		if (mx.left > MX_LEFT_KEEP)
+			note_append_raw(p->note, " ...");
+	}
+	if (mx.unusable > 0) {
+		char bad[PLAN_NOTE_MAX] = "";
+		describe_bad(&mx, bad);
+		note_append(p->note, "%zu MX record%s skipped: %s", mx.unusable,
+			    mx.unusable == 1 ? "" : "s", bad);
+	}
 	for (size_t i = 0; i < mx.n; i++) {
 		err = add_host(cfg, p, mx.host[i].name, ROLE_MX);
 		if (err != 0) {

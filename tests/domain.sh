@@ -14,6 +14,12 @@
 #   nullmx.test   MX 0 . (RFC 7505)
 #   empty.test    a TXT record only: no MX, no address
 #   one.test      MX 10 mx1.dom.test: one target, the single-host output
+#   unusable.test MX 10 . , MX 20 bad!name.test, MX 30 <63 octets 0x01>.test
+#                 (raw records): MX records, none usable
+#   many.test     MX N mxN.many.test for N = 1..20, no address: more MX
+#                 hosts than the plugin takes (MX_HOSTS_MAX, plugins/mx.h)
+#   big.test      150 MX records with long names, no address: an answer
+#                 of about 10 KB, over TCP (the resolver's fallback)
 #
 #   tests/domain.sh [CASE...]     (all cases when none is named)
 
@@ -30,9 +36,22 @@ if [ "$(id -u)" -ne 0 ] || [ ! -x "$DNSMASQ" ] ||
 	exit 77
 fi
 
+# The records of many.test and big.test, as dnsmasq options.
+zone_many() {
+	local n
+	for ((n = 1; n <= 20; n++)); do
+		echo "--mx-host=many.test,mx$n.many.test,$n"
+	done
+	for ((n = 1; n <= 150; n++)); do
+		echo "--mx-host=big.test,mx$n.a-long-host-name-to-make-the-dns-answer-big.big.test,$n"
+	done
+}
+
 # A loopback address for the DNS server: the first on which port 53 is free.
 dns_start() {
 	local a pid i
+	local more
+	mapfile -t more < <(zone_many)
 	for a in 127.53.0.1 127.53.0.2 127.53.0.3 127.53.0.4; do
 		"$DNSMASQ" --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
 			--listen-address="$a" --bind-interfaces --port=53 --pid-file \
@@ -43,6 +62,10 @@ dns_start() {
 			--host-record=mx3.dom.test,127.0.0.3 --host-record=mx4.dom.test,127.0.0.4 \
 			--host-record=nomx.test,127.0.0.1 --dns-rr=nullmx.test,15,000000 \
 			--txt-record=empty.test,nothing --mx-host=one.test,mx1.dom.test,10 \
+			--dns-rr=unusable.test,15,000a00 \
+			--dns-rr=unusable.test,15,001408626164216e616d65047465737400 \
+			--dns-rr=unusable.test,15,001e3f"$(printf '01%.0s' {1..63})"047465737400 \
+			"${more[@]}" \
 			2>"$WORK/dns.err" &
 		pid=$!
 		for ((i = 0; i < 40; i++)); do
@@ -154,6 +177,40 @@ case_no_mx_no_address() {
 	check_domain 6 -D empty.test -t 3
 	expect_rc 2
 	expect_first '^SMTP FIXUP CRITICAL - empty\.test has no mail server: no MX record and no address$'
+}
+
+# MX records exist but none is usable: not "no MX record", and the
+# domain's own address is not checked instead (RFC 5321 5.1).
+case_unusable_mx() {
+	case_begin unusable-mx
+	check_domain 6 -D unusable.test -t 3
+	expect_rc 2
+	expect_first '^SMTP FIXUP CRITICAL - unusable\.test has no mail server: none of its MX records names a usable host \('
+	expect_first_not 'no MX record|own address|cannot look up'
+	case_end
+}
+
+# 20 MX hosts: the 16 most preferred are taken, in order (the note
+# that lists them is cut after about eight).
+case_many_mx() {
+	case_begin many-mx
+	check_domain 6 -D many.test -t 3
+	expect_rc 2
+	expect_first '^SMTP FIXUP CRITICAL - many\.test .*16 MX hosts'
+	expect_first 'MX host mx1\.many\.test has no address'
+	expect_first '4 more MX hosts not checked \(at most 16 are\): mx17\.many\.test, mx18\.many\.test, mx19\.many\.test, mx20\.many\.test'
+	expect_first_not 'MX host mx17\.many\.test has no address'
+	case_end
+}
+
+# An answer of about 10 KB: read over TCP, whole.
+case_big_answer() {
+	case_begin big-answer
+	check_domain 6 -D big.test -t 3
+	expect_rc 2
+	expect_first '^SMTP FIXUP CRITICAL - big\.test .*16 MX hosts'
+	expect_first 'MX host mx1\.a-long-host-name-to-make-the-dns-answer-big\.big\.test has no address'
+	case_end
 }
 
 case_domain_and_host() {

@@ -1651,6 +1651,7 @@ static void test_domain_verdict(void **state)
 		{SF_DOMAIN_NO_MX_NO_ADDRESS, 1, SF_CRITICAL, "example.org has no mail server: no MX record and no address"},
 		{SF_DOMAIN_NO_MX_UNRESOLVED, 1, SF_UNKNOWN, "example.org has no MX record and its address cannot be resolved: why"},
 		{SF_DOMAIN_NO_HOST_ADDRESS, 1, SF_CRITICAL, "example.org has no mail server: none of its 2 MX hosts has an address (why)"},
+		{SF_DOMAIN_UNUSABLE, 1, SF_CRITICAL, "example.org has no mail server: none of its MX records names a usable host (why)"},
 	};
 	(void)state;
 
