@@ -141,7 +141,7 @@ const struct emu_profile emu_profiles[] = {
 		.name = "pix6-whole-line",
 		.help = "As pix6, but the greeting mask takes whole lines (README 1):\n"
 			"the separator after the first line's code becomes '*' too\n"
-			"(\"220 mx ESMTP\" -> \"220**********\"), and every later line\n"
+			"(\"220 mx ESMTP\" -> \"220*********\"), and every later line\n"
 			"of a multi-line greeting loses its code and separator as well\n"
 			"(\"220 ok 2020\" -> \"*******2020\"). '2's and '0's of the text\n"
 			"stay in place; CR LF untouched, length kept. No line is a\n"
@@ -648,10 +648,8 @@ static void mask_banner(enum emu_banner rule, size_t k, char *line, size_t m)
 	char *t;
 
 	if (rule == EMU_BANNER_WHOLE20) {
-		size_t code = k == 0 ? 3U : 0U; /* what stays unmasked */
-		size_t sep = m < 4 ? m : 4U;
-
-		for (size_t i = code; i < sep; i++) /* code, separator: no 2/0 kept */
+		/* the separator, and after the first line the code: no 2/0 kept */
+		for (size_t i = k == 0 ? 3U : 0U; i < from && i < m; i++)
 			if (line[i] != '\r' && line[i] != '\n')
 				line[i] = '*';
 		rule = EMU_BANNER_KEEP20; /* the text as in pix6 */
