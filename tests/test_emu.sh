@@ -2,22 +2,30 @@
 # tests/test_emu.sh - the built smtp-inspect-emu over real sockets on
 # loopback: every persona behind every profile (greeting and EHLO reply
 # bytes), proxy mode (one emulator relaying to another), many connections
-# at once, the 512/513-octet rule on the wire, IPv6 [::1], --port-file,
+# at once, the 512/513-octet rule on the wire, the DATA phase (the ASA's
+# drops on a 999-octet header line, a 256-octet MIME file name and a
+# 513-octet command: the client is reset and the server, a scripted
+# tests/smtp-peer, is reset and never gets the offending line; MailGuard's
+# swallowed end-of-data marker), a whole-line masked multi-line greeting,
+# the personas taking a DATA-phase witness, IPv6 [::1], --port-file,
 # --max-seconds, SIGTERM, and option errors.
 #
 #   tests/test_emu.sh
 #
 # Prints "ok NAME" or "not ok NAME: reason" per case, then
 # "N passed, M failed"; exits 1 if any failed, 99 if it cannot run.
-# The client is bash's /dev/tcp; nothing but bash and coreutils is needed.
-# Environment: top_builddir (set by make check); EMU may name another
-# binary; KEEP_TMP=1 keeps the work folder. Every emulator started here has
-# --max-seconds and is killed by its pid on exit.
+# The client is bash's /dev/tcp; nothing but bash, coreutils and the
+# built tests/smtp-peer is needed (without it the proxy-mode DATA cases
+# are skipped). Environment: top_builddir (set by make check); EMU and PEER
+# may name other binaries; KEEP_TMP=1 keeps the work folder. Every
+# emulator and peer started here has --max-seconds and is killed by its
+# pid on exit.
 
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
 : "${EMU:=$top_builddir/tools/smtp-inspect-emu}"
+: "${PEER:=$top_builddir/tests/smtp-peer}"
 
 EMU_SECONDS=30 # no emulator outlives this, whatever happens to the script
 T=5            # seconds a client waits for the emulator
@@ -155,9 +163,11 @@ EX_BYE='221 2.0.0 Service closing transmission channel'
 SM_BYE='221 2.0.0 relay.example.com closing connection'
 
 # expected PERSONA PROFILE: the reply bytes to "EHLO probe.example.net",
-# then QUIT, without CRs (DOMAIN.md 1 and 2 for each box).
+# then QUIT, without CRs (tools/emu/README 1 and 2 for each box).
 expected() {
 	case $1/$2 in
+	*/pix6-eod) expected "$1" pix6 ;;         # differs only in DATA
+	*/pix6-whole-line) expected "$1" pix6 | sed '1s/^220 /220*/' ;;
 	postfix/none) echo "220 $PF_TEXT"; pf_ehlo; echo "$PF_BYE" ;;
 	postfix/pix4) echo "220 SMTP/cmap ready$(rep _ 28)"
 		echo '502 5.5.2 Error: command not recognized'; echo "$PF_BYE" ;;
@@ -216,7 +226,7 @@ expected() {
 	esac
 }
 
-PROFILES="none pix4 pix6 pix6-noop asa asa-allow-tls fwsm strip strip-tls"
+PROFILES="none pix4 pix6 pix6-noop pix6-whole-line pix6-eod asa asa-allow-tls fwsm strip strip-tls"
 PERSONAS="postfix exchange sendmail"
 
 # check NAME HOST PORT PERSONA PROFILE: one EHLO session gives the bytes
@@ -288,7 +298,7 @@ else
 	not_ok proxy-asa "server did not start: $(cat "$WORK/server.log")"
 fi
 
-# --- the ASA command length rule on the wire (DOMAIN.md 4) ---------------
+# --- the ASA command length rule on the wire (tools/emu/README 4) --------
 
 if start len --persona postfix --profile asa; then
 	noop512="NOOP $(rep a 505)" # 510 + CRLF = 512 octets
@@ -327,6 +337,246 @@ if start flood --persona postfix --profile asa; then
 else
 	not_ok pipelining-flood "did not start: $(cat "$WORK/flood.log")"
 fi
+
+# --- the DATA phase, through a box to a scripted server ------------------
+
+# peer NAME SCRIPT-TEXT: start tests/smtp-peer on SCRIPT-TEXT for one
+# connection; sets PEER_PORT, PEER_PID and NAME.peer.log.
+peer() {
+	local name=$1 i
+	printf '%s\n' "$2" >"$WORK/$name.script"
+	rm -f "$WORK/$name.peer.port"
+	"$PEER" --script "$WORK/$name.script" --port-file "$WORK/$name.peer.port" \
+		--log "$WORK/$name.peer.log" --max-seconds "$EMU_SECONDS" --read-seconds 10 \
+		2>"$WORK/$name.peer.err" &
+	PEER_PID=$!
+	PIDS+=("$PEER_PID")
+	PEER_PORT=
+	for i in $(seq 100); do
+		if [ -s "$WORK/$name.peer.port" ]; then
+			PEER_PORT=$(cat "$WORK/$name.peer.port")
+			return 0
+		fi
+		kill -0 "$PEER_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	return 1
+}
+
+# peer_saw LOG LINE: wait (at most T seconds) until the peer logged LINE
+# as received.
+peer_saw() {
+	local i
+	for i in $(seq $((T * 20))); do
+		grep -qxF "C: $2" "$1" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# session NAME PORT LOG [--data] WRITE...: connect, read the greeting line;
+# with --data send HELO, MAIL FROM:<>, RCPT TO:<postmaster@example.org> and
+# DATA each after the reply to the one before (a 354 for DATA). Then send
+# each WRITE in one write; unless LOG is -, wait before the next until the
+# server logged the last line of this one, so that each WRITE is one read
+# of the box; with WAIT_LAST=1, after the last one too. Then read for
+# READ_S seconds (default 1). NAME.got gets what the client read;
+# END is "reset" (the client was reset), "closed" or "open" (nothing came
+# and the connection stayed up).
+session() {
+	local name=$1 port=$2 log=$3 got=$WORK/$1.got cmd line w last rc n
+	shift 3
+	: >"$got"
+	END=none
+	exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1
+	IFS= read -r -t "$T" line <&3 && printf '%s\n' "$line" >>"$got"
+	if [ "${1:-}" = --data ]; then
+		shift
+		for cmd in 'HELO probe.example.net' 'MAIL FROM:<>' \
+			'RCPT TO:<postmaster@example.org>' DATA; do
+			printf '%s\r\n' "$cmd" >&3
+			IFS= read -r -t "$T" line <&3 && printf '%s\n' "$line" >>"$got"
+		done
+	fi
+	n=$#
+	for w in "$@"; do
+		printf '%s' "$w" >&3 2>/dev/null
+		n=$((n - 1))
+		[ "$log" = - ] && continue
+		[ "$n" = 0 ] && [ "${WAIT_LAST:-0}" != 1 ] && continue
+		last=${w%$'\r\n'}
+		last=${last##*$'\n'}
+		peer_saw "$log" "$last" || break
+	done
+	timeout "${READ_S:-1}" cat <&3 >>"$got" 2>"$WORK/$name.err"
+	rc=$?
+	exec 3<&- 3>&-
+	if grep -q 'reset' "$WORK/$name.err"; then END=reset
+	elif [ "$rc" = 0 ]; then END=closed
+	else END=open; fi
+}
+
+# peer_end: wait (at most T seconds) for the peer to end.
+peer_end() {
+	local i
+	for i in $(seq $((T * 20))); do kill -0 "$PEER_PID" 2>/dev/null || break; sleep 0.05; done
+	kill "$PEER_PID" 2>/dev/null
+	wait "$PEER_PID" 2>/dev/null
+}
+
+# The server side of a DATA session: it answers up to DATA, then reads.
+DATA_PEER='sendline 220 mx.example.org ESMTP
+expect HELO
+sendline 250 mx.example.org
+expect MAIL
+sendline 250 2.1.0 Ok
+expect RCPT
+sendline 250 2.1.5 Ok
+expect DATA
+sendline 354 go ahead
+drain'
+DATA_SEEN=$(printf '%s\n' '250 mx.example.org' '250 2.1.0 Ok' '250 2.1.5 Ok' '354 go ahead' | crlf)
+
+HEAD=$'From: <>\r\nSubject: witness\r\nContent-Type: multipart/mixed; boundary=b\r\n'
+H998="X-Long: $(rep h 990)"
+H999="X-Long: $(rep h 991)"
+PART=$'\r\n--b\r\nContent-Disposition: attachment; filename="'
+F255="${PART}$(rep f 255)\""
+F256="${PART}$(rep f 256)\""
+N512="NOOP $(rep a 505)"
+N513="NOOP $(rep a 506)"
+
+# data_case NAME PROFILE VERDICT PEER-SCRIPT SESSION-ARGS...: one session
+# through an emulator in proxy mode. VERDICT "reset|LINE|WHY": the client
+# and the server are reset, the server never got LINE, the emulator logged
+# WHY; "pass|LINE": no reset, the server got LINE.
+data_case() {
+	local name=$1 profile=$2 verdict=$3 script=$4 log why line why_ok=1
+	shift 4
+	log=$WORK/$name.peer.log
+	if ! peer "$name" "$script"; then
+		not_ok "$name" "peer did not start: $(cat "$WORK/$name.peer.err")"
+		return
+	fi
+	if ! start "$name" --server "127.0.0.1:$PEER_PORT" --profile "$profile"; then
+		not_ok "$name" "did not start: $(cat "$WORK/$name.log")"
+		return
+	fi
+	session "$name" "$PORT" "$log" "$@"
+	peer_end
+	stop "$PID"
+	case $verdict in
+	reset'|'*)
+		line=${verdict#reset|}
+		why=${line##*|}
+		line=${line%|*}
+		grep -q "dropped by the $profile profile: $why" "$WORK/$name.log" || why_ok=0
+		if [ "$END" = reset ] && [ "$why_ok" = 1 ] &&
+			! grep -qF "C: $line" "$log" &&
+			grep -q 'read failed: Connection reset by peer' "$log"; then
+			ok "$name"
+		else
+			not_ok "$name" "expected both sides reset (client: $END; reason logged: $why_ok) and no '${line:0:20}...' at the server; server log: $(grep -v '^C: ' "$log" | tr '\n' ' ')"
+		fi ;;
+	pass'|'*)
+		line=${verdict#pass|}
+		peer_saw "$log" "$line"
+		if [ "$END" != reset ] && grep -qxF "C: $line" "$log" &&
+			! grep -q 'read failed' "$log"; then
+			ok "$name"
+		else
+			not_ok "$name" "expected no reset (client: $END) and '${line:0:20}...' at the server"
+		fi ;;
+	esac
+}
+
+if [ -x "$PEER" ]; then
+	for profile in asa fwsm; do
+		WAIT_LAST=1 READ_S=0.2 data_case "$profile-header-998" "$profile" "pass|$H998" "$DATA_PEER" \
+			--data "$HEAD" "$H998"$'\r\n'
+		data_case "$profile-header-999-reset" "$profile" \
+			"reset|$H999|message header line too long" "$DATA_PEER" \
+			--data "$HEAD" "$H999"$'\r\n'
+		WAIT_LAST=1 READ_S=0.2 data_case "$profile-filename-255" "$profile" "pass|Content-Disposition: attachment; filename=\"$(rep f 255)\"" \
+			"$DATA_PEER" --data "$HEAD" "$F255"$'\r\n'
+		data_case "$profile-filename-256-reset" "$profile" \
+			"reset|Content-Disposition|MIME file name too long" "$DATA_PEER" \
+			--data "$HEAD" "$F256"$'\r\n'
+		WAIT_LAST=1 READ_S=0.2 data_case "$profile-command-512" "$profile" "pass|$N512" 'sendline 220 mx
+drain' $'HELO a\r\n' "$N512"$'\r\n'
+		data_case "$profile-command-513-reset" "$profile" \
+			"reset|NOOP|command line too long" 'sendline 220 mx
+drain' $'HELO a\r\n' "$N513"$'\r\n'
+	done
+	# what the client saw of the 999 case: the replies, then nothing
+	want=$WORK/asa-header-999-reset.want
+	echo "220 $(rep '*' 20)" | crlf >"$want"
+	printf '%s\n' "$DATA_SEEN" >>"$want"
+	if cmp -s "$want" "$WORK/asa-header-999-reset.got"; then ok asa-header-999-client-bytes
+	else not_ok asa-header-999-client-bytes "bytes differ" "$want" "$WORK/asa-header-999-reset.got"; fi
+
+	# MailGuard: a "." read apart from the line end before it is swallowed
+	BODY=$'\r\nbody line\r\n'
+	WAIT_LAST=1 READ_S=0.2 data_case pix6-eod-whole pix6-eod "pass|." "$DATA_PEER" --data "$HEAD" \
+		"$BODY"$'.\r\n'
+	WAIT_LAST=1 READ_S=0.2 data_case pix6-eod-split-kept pix6 "pass|." "$DATA_PEER" --data "$HEAD" "$BODY" $'.\r\n'
+	data_case pix6-eod-split pix6-eod "pass|body line" "$DATA_PEER" --data "$HEAD" "$BODY" $'.\r\n'
+	if ! grep -qxF 'C: .' "$WORK/pix6-eod-split.peer.log" && [ "$END" = open ]; then
+		ok pix6-eod-split-swallowed
+	else
+		not_ok pix6-eod-split-swallowed "the server got the '.' line, or the client was not left waiting (client: $END)"
+	fi
+
+	# the whole-line mask of a multi-line greeting, from a real connection
+	if peer whole 'send 220-mx.example.org ESMTP 2.0\r\n220-\r\n220 ok 2020\r\n
+drain' && start whole --server "127.0.0.1:$PEER_PORT" --profile pix6-whole-line; then
+		READ_S=0.3 session whole "$PORT" -
+		peer_end
+		stop "$PID"
+		printf '%s\r\n' "220*$(rep '*' 21)2*0" '****' '*******2020' >"$WORK/whole.want"
+		if cmp -s "$WORK/whole.want" "$WORK/whole.got"; then
+			ok pix6-whole-line-multiline
+		else
+			not_ok pix6-whole-line-multiline "bytes differ" "$WORK/whole.want" "$WORK/whole.got"
+		fi
+	else
+		not_ok pix6-whole-line-multiline "did not start"
+	fi
+else
+	echo "ok data-phase # SKIP $PEER is not built"
+fi
+
+# The personas take the witness: null sender, postmaster, DATA, a message
+# with no end; the client closes and gets a close, not a reset. Behind asa
+# the same session is reset at the 999-octet line.
+for persona in $PERSONAS; do
+	for profile in none asa; do
+		name=witness-$persona-$profile
+		if ! start "$name" --persona "$persona" --profile "$profile"; then
+			not_ok "$name" "did not start: $(cat "$WORK/$name.log")"
+			continue
+		fi
+		session "$name" "$PORT" - --data "$HEAD" "$H999"$'\r\n' "$F256"$'\r\n'
+		want=no
+		case $profile/$END in none/open | asa/reset) want=yes ;; esac
+		if [ $want = yes ] && grep -q '^354 ' "$WORK/$name.got" &&
+			[ "$(grep -c '^[0-9]' "$WORK/$name.got")" = 5 ]; then
+			ok "$name"
+		else
+			not_ok "$name" "client: $END, replies: $(tr '\r\n' '  ' <"$WORK/$name.got")"
+		fi
+		if [ "$profile" = none ]; then
+			for _ in $(seq $((T * 20))); do
+				grep -q 'conn 1: closed' "$WORK/$name.log" && break
+				sleep 0.05
+			done
+			if grep -q 'conn 1: closed' "$WORK/$name.log" && ! grep -q 'reset' "$WORK/$name.log"
+			then ok "$name-close"
+			else not_ok "$name-close" "a client that closed in DATA was not given a plain close"; fi
+		fi
+		stop "$PID"
+	done
+done
 
 # --- IPv6 loopback -------------------------------------------------------
 
@@ -397,10 +647,14 @@ bad max-text --listen 127.0.0.1:0 --persona postfix --max-seconds 5s
 bad missing-value --listen 127.0.0.1:0 --persona
 bad twice --listen 127.0.0.1:0 --listen 127.0.0.1:0 --persona postfix
 bad unknown --listen 127.0.0.1:0 --persona postfix --verbose
-if "$EMU" --help | grep -q 'pix6-noop' && "$EMU" --help | grep -q 'DOMAIN.md'; then
+"$EMU" --help >"$WORK/help.out"
+missing=
+for profile in $PROFILES; do grep -q "^  $profile\$" "$WORK/help.out" || missing+=" $profile"; done
+if [ -z "$missing" ] && grep -q 'tools/emu/README' "$WORK/help.out" &&
+	grep -q 'RFC 5321 4.1.1.4' "$WORK/help.out"; then
 	ok help
 else
-	not_ok help "--help does not list the profiles"
+	not_ok help "--help does not list:$missing (or does not name its sources)"
 fi
 
 echo "$PASSED passed, $FAILED failed"

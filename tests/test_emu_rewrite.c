@@ -7,7 +7,8 @@
  * octet at a time; the output must be the same. Every input is handed over
  * in a heap block of exactly its length and every output area is exactly
  * len + EMU_FEED_SLACK long, so a read or write past them shows under ASan
- * or valgrind. Expected bytes are written out by hand from DOMAIN.md.
+ * or valgrind. Expected bytes are written out by hand from what
+ * tools/emu/README says each box does.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -109,6 +110,17 @@ static const struct step session_pix6_noop[] = {
 	"250-ETRN\r\n250-XXXXXXXB\r\n250-ENHANCEDSTATUSCODES\r\n" \
 	"250-8BITMIME\r\n250-DSN\r\n250-XXXXXXXC\r\n250 XXXXXXXD\r\n"
 
+static const struct step session_pix6_whole[] = {
+	SESSION_STEPS("220*" STARS43 "\r\n", "XXXX probe.example.net\r\n", PF_EHLO,
+		      "XXXX bob\r\n", "XXXXXXX NAME=spike.porcupine.org\r\n"),
+};
+
+/* A message with its end marker in one feed passes pix6-eod like pix6. */
+static const struct step session_pix6_eod[] = {
+	SESSION_STEPS("220 " STARS43 "\r\n", "XXXX probe.example.net\r\n", PF_EHLO,
+		      "XXXX bob\r\n", "XXXXXXX NAME=spike.porcupine.org\r\n"),
+};
+
 static const struct step session_asa[] = {
 	SESSION_STEPS("220 " STARS43 "\r\n", "EHLO probe.example.net\r\n", ASA_EHLO,
 		      "VRFY bob\r\n", "XXXXXXX NAME=spike.porcupine.org\r\n"),
@@ -165,6 +177,26 @@ static const struct step greet_pix6[] = {
 static const struct step greet_asa[] = {
 	{S, GREET_IN, "220-" SM_STARS "\r\n" "220-\r\n" "220 *******\r\n", 0},
 	{C, "EHLO a.example\r\n", "EHLO a.example\r\n", 0},
+};
+
+/* The whole line: the first keeps its code, later lines lose it too. */
+static const struct step greet_whole[] = {
+	{S, GREET_IN, "220*" SM_KEEP20 "\r\n" "****\r\n" "*******2020\r\n", 0},
+	{C, "EHLO a.example\r\n", "XXXX a.example\r\n", 0},
+	{S, "500 5.5.1 Command unrecognized: \"XXXX a.example\"\r\n",
+	    "500 5.5.1 Command unrecognized: \"XXXX a.example\"\r\n", 0},
+	{C, "HELO a.example\r\n", "HELO a.example\r\n", 0},
+	{S, "220-not a greeting\r\n220 mx\r\n", "220-not a greeting\r\n220 mx\r\n", 0},
+};
+
+/* Bare LF, a line of the code alone, a greeting that refuses. */
+static const struct step greet_whole_lf[] = {
+	{S, "220-mx ESMTP 2.0\n220\n", "220**********2*0\n***\n", 0},
+	{C, "helo a\n", "helo a\n", 0},
+};
+
+static const struct step greet_whole_554[] = {
+	{S, "554 5.7.1 no\r\n", "554*********\r\n", 0},
 };
 
 static const struct step greet_pix4[] = {
@@ -378,6 +410,7 @@ static const struct convo convos[] = {
 	CONVO("session pix4", "pix4", session_pix4),
 	CONVO("session pix6", "pix6", session_pix6),
 	CONVO("session pix6-noop", "pix6-noop", session_pix6_noop),
+	CONVO("session pix6-whole-line", "pix6-whole-line", session_pix6_whole),
 	CONVO("session asa", "asa", session_asa),
 	CONVO("session asa-allow-tls", "asa-allow-tls", session_asa_tls),
 	CONVO("session fwsm", "fwsm", session_fwsm),
@@ -386,6 +419,9 @@ static const struct convo convos[] = {
 	CONVO("greeting pix6", "pix6", greet_pix6),
 	CONVO("greeting asa", "asa", greet_asa),
 	CONVO("greeting pix4", "pix4", greet_pix4),
+	CONVO("greeting pix6-whole-line", "pix6-whole-line", greet_whole),
+	CONVO("greeting LF pix6-whole-line", "pix6-whole-line", greet_whole_lf),
+	CONVO("greeting 554 pix6-whole-line", "pix6-whole-line", greet_whole_554),
 	CONVO("greeting LF pix6", "pix6", greet_lf_pix6),
 	CONVO("greeting once fwsm", "fwsm", greet_once_fwsm),
 	CONVO("tls none", "none", tls_none),
@@ -600,6 +636,8 @@ static void test_command_length_asa(void **state)
 		run_all_ways("512-octet command, asa", "asa", pass, 3);
 		run_all_ways("513-octet command, asa", "asa", drop, 2);
 		run_all_ways("513-octet command, asa-allow-tls", "asa-allow-tls", drop, 2);
+		run_all_ways("512-octet command, fwsm", "fwsm", pass, 3);
+		run_all_ways("513-octet command, fwsm", "fwsm", drop, 2);
 		run_all_ways("513-octet command, none", "none", none, 2);
 		run_all_ways("513-octet command, pix6", "pix6", pix6, 2);
 		free(ok);
@@ -649,6 +687,8 @@ static void test_header_length_asa(void **state)
 		assert_int_equal(strlen(over) - strlen(eols[e]), 999);
 		run_all_ways("998-octet header, asa", "asa", pass, 10);
 		run_all_ways("999-octet header, asa", "asa", drop, 4);
+		run_all_ways("998-octet header, fwsm", "fwsm", pass, 9);
+		run_all_ways("999-octet header, fwsm", "fwsm", drop, 4);
 		run_all_ways("999-octet header, none", "none", none, 4);
 		free(ok);
 		free(over);
@@ -881,7 +921,7 @@ static void test_contract(void **state)
 		assert_non_null(p->help);
 		assert_true(strlen(p->help) > 20);
 	}
-	assert_int_equal(n, 9);
+	assert_int_equal(n, 11);
 }
 
 /* BDAT chunks pass raw, whatever they hold; commands resume after them. */
@@ -910,6 +950,279 @@ static void test_bdat_chunk(void **state)
 	free(chunk);
 	free(cmds);
 	free(all);
+}
+
+/* --- MIME file names (the ASA's default policy) ------------------------- */
+
+/* A message whose header or part header names a file of n octets. */
+struct fname_case {
+	const char *name;
+	const char *before; /* message text before the value */
+	const char *after;  /* after it, up to and with the line end */
+	const char *rest;   /* the rest of the message, "." line included */
+	int judged;         /* 1: the ASA rule applies to this value */
+};
+
+/* "--b" opens a MIME part's header; the values sit 40-odd octets into
+ * their line, so no line comes near 998. */
+static const struct fname_case fname_cases[] = {
+	{"quoted filename in the message header",
+	 "Subject: x\r\nContent-Disposition: attachment; filename=\"", "\"\r\n",
+	 "\r\nbody\r\n.\r\n", 1},
+	{"unquoted name in the message header, case folded",
+	 "content-type: application/octet-stream; NAME=", "\r\n", "\r\n.\r\n", 1},
+	{"name on a folded line of a part's Content-Type",
+	 "Content-Type: multipart/mixed; boundary=b\r\n\r\npreamble\r\n--b\r\n"
+	 "Content-Type: application/pdf;\r\n\tname=\"", "\"; x=y\r\n",
+	 "Content-Transfer-Encoding: base64\r\n\r\nQUJD\r\n--b--\r\n.\r\n", 1},
+	{"filename in the second part, blanks around =",
+	 "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\ntext\r\n--b\n"
+	 "Content-Disposition : attachment ; filename = ", " ; size=1\n", "\n--b--\n.\n", 1},
+	{"another field of the message header",
+	 "X-Attachment: filename=\"", "\"\r\n", "\r\n.\r\n", 0},
+	{"another parameter",
+	 "Content-Type: multipart/mixed; boundary=\"", "\"\r\n", "\r\n.\r\n", 0},
+	{"body text, not a part header",
+	 "Subject: x\r\n\r\nContent-Type: text/plain; name=", "\r\n", ".\r\n", 0},
+	{"a part's body after its header ended",
+	 "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n"
+	 "\r\nContent-Disposition: inline; filename=", "\r\n", "--b--\r\n.\r\n", 0},
+};
+
+/* The case's message with a value of n octets; free()d by the caller. */
+static char *fname_message(const struct fname_case *fc, size_t n, int upto_line)
+{
+	char *head = rep(fc->before, 'f', n, upto_line ? "" : fc->after);
+	char *all = rep(head, 'x', 0, upto_line ? "" : fc->rest);
+
+	free(head);
+	return all;
+}
+
+/* Only the lines before the one holding the value (it ends at the last
+ * LF of before). */
+static char *fname_prefix(const struct fname_case *fc)
+{
+	const char *lf = strrchr(fc->before, '\n');
+	size_t n = lf != NULL ? (size_t)(lf - fc->before) + 1U : 0;
+	char *p = malloc(n + 1);
+
+	assert_non_null(p);
+	memcpy(p, fc->before, n);
+	p[n] = '\0';
+	return p;
+}
+
+static void test_filename(void **state)
+{
+	const char *profiles[] = {"asa", "asa-allow-tls", "fwsm", "none", "pix6"};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof fname_cases / sizeof fname_cases[0]; i++) {
+		const struct fname_case *fc = &fname_cases[i];
+		char *ok = fname_message(fc, 255, 0);
+		char *over = fname_message(fc, 256, 0);
+		char *prefix = fname_prefix(fc);
+
+		for (size_t p = 0; p < sizeof profiles / sizeof profiles[0]; p++) {
+			int rule = strncmp(profiles[p], "asa", 3) == 0 ||
+				   strcmp(profiles[p], "fwsm") == 0;
+			const char *banner = strcmp(profiles[p], "none") == 0 ? "220 x\r\n"
+									       : "220 *\r\n";
+			struct step pass[] = {
+				{S, "220 x\r\n", banner, 0},
+				{C, "DATA\r\n", "DATA\r\n", 0},
+				{S, "354 go\r\n", "354 go\r\n", 0},
+				{C, ok, ok, 0},
+				{S, "250 ok\r\n", "250 ok\r\n", 0},
+				{C, "QUIT\r\n", "QUIT\r\n", 0}, /* a command again */
+			};
+			struct step drop[] = {
+				{S, "220 x\r\n", banner, 0},
+				{C, "DATA\r\n", "DATA\r\n", 0},
+				{S, "354 go\r\n", "354 go\r\n", 0},
+				{C, over, prefix, 1},
+			};
+			char what[200];
+
+			snprintf(what, sizeof what, "255-octet file name, %s, %s", fc->name, profiles[p]);
+			run_all_ways(what, profiles[p], pass, 6);
+			snprintf(what, sizeof what, "256-octet file name, %s, %s", fc->name, profiles[p]);
+			if (rule && fc->judged) {
+				run_all_ways(what, profiles[p], drop, 4);
+			} else {
+				pass[3].in = over;
+				pass[3].out = over;
+				run_all_ways(what, profiles[p], pass, 6);
+			}
+		}
+		free(ok);
+		free(over);
+		free(prefix);
+	}
+}
+
+/* A part header line longer than the buffer is judged on its first
+ * EMU_LINE_MAX octets and passed on; the body's long lines pass. */
+static void test_filename_long_line(void **state)
+{
+	const char *head = "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n";
+	/* a long line with the value early: judged, dropped */
+	char *v = rep("Content-Type: text/plain; name=", 'f', 256, "; x=");
+	char *early = rep(v, 'y', 5000, "\r\n");
+	char *early_msg = rep(head, 'x', 0, early);
+	/* the value past EMU_LINE_MAX: not seen, passed */
+	char *pad = rep("Content-Type: text/plain; x=", 'y', EMU_LINE_MAX, "; name=");
+	char *late = rep(pad, 'f', 300, "\r\n\r\nbody\r\n.\r\n");
+	char *late_msg = rep(head, 'x', 0, late);
+	struct step drop[] = {
+		{S, "220 x\r\n", "220 *\r\n", 0},
+		{C, "DATA\r\n", "DATA\r\n", 0},
+		{S, "354 go\r\n", "354 go\r\n", 0},
+		{C, early_msg, head, 1},
+	};
+	struct step pass[] = {
+		{S, "220 x\r\n", "220 *\r\n", 0},
+		{C, "DATA\r\n", "DATA\r\n", 0},
+		{S, "354 go\r\n", "354 go\r\n", 0},
+		{C, late_msg, late_msg, 0},
+		{S, "250 ok\r\n", "250 ok\r\n", 0},
+		{C, "STARTTLS\r\n", "XXXXXXXX\r\n", 0},
+	};
+
+	(void)state;
+	run_steps("long part header, early name", "asa", drop, 4, 0, 0, 0);
+	run_steps("long part header, early name, bytewise", "asa", drop, 4, 0, 0, 1);
+	run_steps("long part header, late name", "asa", pass, 6, 0, 0, 0);
+	run_steps("long part header, late name, bytewise", "asa", pass, 6, 0, 0, 1);
+	for (size_t at = 1; at < strlen(late_msg); at += 97) {
+		run_steps("long part header, early name, split", "asa", drop, 4, 3, at, 0);
+		run_steps("long part header, late name, split", "asa", pass, 6, 3, at, 0);
+	}
+	free(v);
+	free(early);
+	free(early_msg);
+	free(pad);
+	free(late);
+	free(late_msg);
+}
+
+/* --- PIX MailGuard's end-of-data bug (pix6-eod) -------------------------- */
+
+/* Run one message through pix6-eod, split after `at` octets (0: whole)
+ * or byte by byte: the "." line passes when the marker (the line end
+ * before the ".", the ".", its line end: the last `marker` octets) came in
+ * one feed, else it is swallowed and what follows is message text until a
+ * whole marker comes. */
+static void run_eod(const char *msg, size_t marker, size_t at, int bytewise)
+{
+	size_t len = strlen(msg);
+	int swallowed = bytewise || (at > len - marker && at < len);
+	size_t dot = strcmp(msg + len - 2, "\r\n") == 0 ? 3U : 2U; /* ".\r\n" or ".\n" */
+	char *cut = rep("", 'x', 0, msg);
+	struct step steps[] = {
+		{S, "220 x\r\n", "220 *\r\n", 0},
+		{C, "DATA\r\n", "DATA\r\n", 0},
+		{S, "354 go\r\n", "354 go\r\n", 0},
+		{C, msg, msg, 0},
+		{S, "250 ok\r\n", "250 ok\r\n", 0},
+		{C, "VRFY a\r\n", "XXXX a\r\n", 0}, /* a command: pix6 X-es it */
+	};
+	struct step hang[] = {
+		{S, "220 x\r\n", "220 *\r\n", 0},
+		{C, "DATA\r\n", "DATA\r\n", 0},
+		{S, "354 go\r\n", "354 go\r\n", 0},
+		{C, msg, cut, 0},
+		{C, "VRFY a\r\n", "VRFY a\r\n", 0}, /* message text */
+		{C, "\r\n.\r\nVRFY b\r\n", "\r\n.\r\nXXXX b\r\n", 0}, /* a whole marker */
+		{S, "250 ok\r\n", "250 ok\r\n", 0},
+	};
+
+	cut[len - dot] = '\0';
+	if (bytewise) /* the last marker too would be split */
+		run_steps("eod byte by byte", "pix6-eod", hang, 5, 0, 0, 1);
+	else if (swallowed)
+		run_steps("eod split marker", "pix6-eod", hang, 7, 3, at, 0);
+	else
+		run_steps("eod whole marker", "pix6-eod", steps, 6, 3, at, 0);
+	free(cut);
+}
+
+static void test_eod(void **state)
+{
+	const char *crlf = "Subject: x\r\n\r\nbody\r\n..stuffed\r\n.x\r\n.\r\n";
+	const char *lf = "Subject: x\n\n..\n.\rx\n\n.\n";
+	/* the empty message: the "." always comes apart from DATA's CRLF */
+	struct step empty[] = {
+		{S, "220 x\r\n", "220 *\r\n", 0},
+		{C, "DATA\r\n", "DATA\r\n", 0},
+		{S, "354 go\r\n", "354 go\r\n", 0},
+		{C, ".\r\n", "", 0},
+		{C, "QUIT\r\n", "QUIT\r\n", 0},
+	};
+	/* byte by byte every marker is split; what is held comes out at eof */
+	struct step held[] = {
+		{S, "220 x\r\n", "220 *\r\n", 0},
+		{C, "DATA\r\n", "DATA\r\n", 0},
+		{S, "354 go\r\n", "354 go\r\n", 0},
+		{C, "a\r\n.", "a\r\n", 0},
+		{C, "\r", "", 0},
+		{C, "x\r\n", ".\rx\r\n", 0},     /* not the end: released */
+		{C, "\r\n.", "\r\n", 0},
+		{C, "\r\n", "", 0},                 /* the end, split: swallowed */
+		{C, "\r\n.\r\n", "\r\n.\r\n", 0}, /* the end, whole */
+		{S, "250 ok\r\n", "250 ok\r\n", 0},
+		{C, "VRFY a\r\n", "XXXX a\r\n", 0},
+	};
+	struct emu_conn *c;
+	struct acc out = {NULL, 0};
+	char o[EMU_FEED_SLACK];
+	size_t olen = 0;
+
+	(void)state;
+	for (size_t at = 0; at < strlen(crlf); at++)
+		run_eod(crlf, 5, at, 0);
+	run_eod(crlf, 5, 0, 1);
+	for (size_t at = 0; at < strlen(lf); at++)
+		run_eod(lf, 3, at, 0);
+	run_eod(lf, 3, 0, 1);
+	/* a whole session: every split but those of the marker (step 9) */
+	for (size_t st = 0; st < sizeof session_pix6_eod / sizeof session_pix6_eod[0]; st++) {
+		size_t len = strlen(session_pix6_eod[st].in);
+
+		for (size_t at = 0; at < len; at++)
+			if (st != 9 || at <= len - 5)
+				run_steps("session pix6-eod", "pix6-eod", session_pix6_eod,
+					  sizeof session_pix6_eod / sizeof session_pix6_eod[0], st, at, 0);
+	}
+	run_steps("eod empty message", "pix6-eod", empty, 5, 0, 0, 0);
+	run_steps("eod empty message, byte by byte", "pix6-eod", empty, 5, 0, 0, 1);
+	run_steps("eod held dot", "pix6-eod", held, 11, 0, 0, 0);
+	/* pix6 itself passes the same split marker */
+	{
+		struct step pix6[] = {
+			{S, "220 x\r\n", "220 *\r\n", 0},
+			{C, "DATA\r\n", "DATA\r\n", 0},
+			{S, "354 go\r\n", "354 go\r\n", 0},
+			{C, crlf, crlf, 0},
+			{S, "250 ok\r\n", "250 ok\r\n", 0},
+			{C, "VRFY a\r\n", "XXXX a\r\n", 0},
+		};
+		run_all_ways("split marker, pix6", "pix6", pix6, 6);
+	}
+	/* a held "." comes out unchanged when the client closes */
+	c = emu_conn_new(emu_profile_find("pix6-eod"));
+	assert_non_null(c);
+	assert_int_equal(feed_str(c, S, "220 x\r\n", &out), EMU_PASS);
+	assert_int_equal(feed_str(c, C, "DATA\r\n", &out), EMU_PASS);
+	assert_int_equal(feed_str(c, S, "354 go\r\n", &out), EMU_PASS);
+	out.len = 0;
+	assert_int_equal(feed_str(c, C, "x\r\n.", &out), EMU_PASS);
+	expect_bytes("before eof", "x\r\n", 3, out.p, out.len);
+	assert_int_equal(emu_conn_eof(c, C, o, sizeof o, &olen), EMU_PASS);
+	expect_bytes("eof", ".", 1, o, olen);
+	emu_conn_free(c);
+	free(out.p);
 }
 
 /* --- personas ------------------------------------------------------------ */
@@ -1079,6 +1392,64 @@ static const struct pstep sendmail_steps[] = {
 	{"QUIT\r\n", "221 2.0.0 relay.example.com closing connection\r\n"},
 };
 
+/* What a DATA-phase witness sends after its 354: a header with a line of
+ * 999 octets, then a MIME part naming a file of 256; no end marker. */
+#define WITNESS_HEAD "From: <>\r\nSubject: witness\r\n" \
+	"Content-Type: multipart/mixed; boundary=b\r\n"
+
+static char *witness_long(void)
+{
+	return rep("X-Long: ", 'h', 991, "\r\n");
+}
+
+static char *witness_part(void)
+{
+	return rep("\r\n--b\r\nContent-Disposition: attachment; filename=\"", 'f', 256,
+		   "\"\r\n\r\nQUJD\r\n");
+}
+
+/* Every persona takes the null sender, postmaster and DATA, then reads
+ * message data, answering nothing until the lone ".". */
+static void test_persona_witness(void **state)
+{
+	char *lng = witness_long();
+	char *part = witness_part();
+	struct pstep pf[] = {
+		{"EHLO probe.example.net\r\n", PF_EHLO},
+		{"MAIL FROM:<>\r\n", "250 2.1.0 Ok\r\n"},
+		{"RCPT TO:<postmaster@example.org>\r\n", "250 2.1.5 Ok\r\n"},
+		{"DATA\r\n", "354 End data with <CR><LF>.<CR><LF>\r\n"},
+		{WITNESS_HEAD, ""}, {lng, ""}, {part, ""},
+		{"QUIT\r\n", ""}, /* message text now */
+		{".\r\n", "250 2.0.0 Ok: queued as 4VJ7Q25Xb1\r\n"},
+	};
+	struct pstep ex[] = {
+		{"EHLO probe.example.net\r\n", EX_EHLO},
+		{"MAIL FROM:<>\r\n", "250 2.1.0 Sender OK\r\n"},
+		{"RCPT TO:<postmaster@corp.example.com>\r\n", "250 2.1.5 Recipient OK\r\n"},
+		{"DATA\r\n", "354 Start mail input; end with <CRLF>.<CRLF>\r\n"},
+		{WITNESS_HEAD, ""}, {lng, ""}, {part, ""},
+		{".\r\n",
+		 "250 2.6.0 <1@EXCH01.corp.example.com> [InternalId=1] Queued mail for delivery\r\n"},
+	};
+	struct pstep sm[] = {
+		{"EHLO probe.example.net\r\n", SM_EHLO},
+		{"MAIL FROM:<>\r\n", "250 2.1.0 <>... Sender ok\r\n"},
+		{"RCPT TO:<postmaster@example.com>\r\n",
+		 "250 2.1.5 <postmaster@example.com>... Recipient ok\r\n"},
+		{"DATA\r\n", "354 Enter mail, end with \".\" on a line by itself\r\n"},
+		{WITNESS_HEAD, ""}, {lng, ""}, {part, ""},
+		{".\r\n", "250 2.0.0 44KAKa0S1 Message accepted for delivery\r\n"},
+	};
+
+	(void)state;
+	persona_all_ways("postfix", PF_GREET, pf, sizeof pf / sizeof pf[0]);
+	persona_all_ways("exchange", EX_GREET, ex, sizeof ex / sizeof ex[0]);
+	persona_all_ways("sendmail", SM_GREET, sm, sizeof sm / sizeof sm[0]);
+	free(lng);
+	free(part);
+}
+
 static void test_personas(void **state)
 {
 	(void)state;
@@ -1242,6 +1613,81 @@ static void test_through(void **state)
 	}
 }
 
+/* The witness through a box to a persona, a write at a time, waiting for
+ * each reply as a client does: where the box drops, and what the persona
+ * (the server) was given. */
+struct witness_case {
+	const char *profile;
+	int drop_at;         /* the write the box drops on; -1: none */
+	const char *greeting; /* what the client sees of the greeting */
+};
+
+static void test_witness_through(void **state)
+{
+	static const struct witness_case cases[] = {
+		{"none", -1, PF_GREET},
+		{"asa", 5, "220 " STARS43 "\r\n"},
+		{"fwsm", 5, "220 " STARS43 "\r\n"},
+		{"pix6", -1, "220 " STARS43 "\r\n"},
+		{"pix6-eod", -1, "220 " STARS43 "\r\n"},
+		{"pix6-whole-line", -1, "220*" STARS43 "\r\n"},
+	};
+	char *lng = witness_long();
+	char *part = witness_part();
+	const char *writes[] = {
+		"HELO probe.example.net\r\n", "MAIL FROM:<>\r\n",
+		"RCPT TO:<postmaster@example.org>\r\n", "DATA\r\n", WITNESS_HEAD, lng, part,
+	};
+	const char *replies = "250 mail.example.org\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+			      "354 End data with <CR><LF>.<CR><LF>\r\n";
+
+	(void)state;
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		struct persona *p = persona_new("postfix", "127.0.0.1");
+		struct emu_conn *c = emu_conn_new(emu_profile_find(cases[k].profile));
+		struct acc seen = {NULL, 0}, up = {NULL, 0}, want = {NULL, 0};
+		char g[PERSONA_REPLY_MAX], r[4U * PERSONA_REPLY_MAX];
+		size_t n, done = 0, w;
+		int dropped = 0;
+
+		assert_non_null(p);
+		assert_non_null(c);
+		n = persona_start(p, g, sizeof g);
+		g[n] = '\0';
+		assert_int_equal(feed_str(c, S, g, &seen), EMU_PASS);
+		for (w = 0; w < sizeof writes / sizeof writes[0] && !dropped; w++) {
+			dropped = feed_pieces(c, C, writes[w], strlen(writes[w]), 0,
+					      strlen(writes[w]), &up);
+			if (!dropped)
+				acc_add(&want, writes[w], strlen(writes[w]));
+			while (done < up.len) {
+				size_t rlen = 0;
+
+				done += persona_feed(p, up.p + done, up.len - done, r, sizeof r - 1, &rlen);
+				r[rlen] = '\0';
+				assert_int_equal(feed_str(c, S, r, &seen), EMU_PASS);
+			}
+		}
+		assert_int_equal(dropped ? (int)w - 1 : -1, cases[k].drop_at);
+		if (dropped)
+			assert_int_equal(emu_conn_why(c), EMU_WHY_HEADER_TOO_LONG);
+		/* the server got every write before the dropped one, none of it */
+		expect_bytes(cases[k].profile, want.p, want.len, up.p, up.len);
+		want.len = 0;
+		acc_add(&want, cases[k].greeting, strlen(cases[k].greeting));
+		acc_add(&want, replies, strlen(replies));
+		expect_bytes(cases[k].profile, want.p, want.len, seen.p, seen.len);
+		assert_int_equal(persona_done(p), 0); /* still reading the message */
+		persona_free(p);
+		emu_conn_free(c);
+		free(seen.p);
+		free(up.p);
+		free(want.p);
+	}
+	free(lng);
+	free(part);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1255,10 +1701,15 @@ int main(void)
 		cmocka_unit_test(test_eof),
 		cmocka_unit_test(test_contract),
 		cmocka_unit_test(test_bdat_chunk),
+		cmocka_unit_test(test_filename),
+		cmocka_unit_test(test_filename_long_line),
+		cmocka_unit_test(test_eod),
 		cmocka_unit_test(test_personas),
 		cmocka_unit_test(test_persona_limits),
 		cmocka_unit_test(test_persona_backpressure),
 		cmocka_unit_test(test_through),
+		cmocka_unit_test(test_persona_witness),
+		cmocka_unit_test(test_witness_through),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

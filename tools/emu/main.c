@@ -74,7 +74,8 @@ static void usage(FILE *f)
 		"\n"
 		"Emulates an SMTP inspection firewall (Cisco PIX \"fixup smtp\", ASA/FTD\n"
 		"\"inspect esmtp\", FWSM, stripping proxies) between SMTP clients and a\n"
-		"server, for testing check_smtp_fixup. References are to DOMAIN.md.\n"
+		"server, for testing check_smtp_fixup. \"README N\" is section N of\n"
+		"tools/emu/README: what each box does on the wire, and the sources.\n"
 		"\n"
 		"  --listen ADDR:PORT   where to accept clients: 127.0.0.1:2525, [::1]:2525;\n"
 		"                       PORT 0 takes any free port\n"
@@ -107,14 +108,20 @@ static void usage(FILE *f)
 		}
 	}
 	fprintf(f,
-		"  In every profile: message data (after 354 until the lone \".\") and\n"
-		"  BDAT chunks are data, not commands; after a 220 reply to a STARTTLS\n"
-		"  that reached the server, both directions pass untouched (TLS). Lines\n"
-		"  are rewritten whole; a line over %u octets closes the connection.\n"
-		"  A dropped connection is reset (RST) on both sides.\n"
+		"  In every profile: message data (after 354 until the lone \".\",\n"
+		"  RFC 5321 4.1.1.4) and BDAT chunks are data, not commands; after a\n"
+		"  220 reply to a STARTTLS that reached the server, both directions pass\n"
+		"  untouched (TLS). Lines are rewritten whole; a command, reply or\n"
+		"  message header line over %u octets closes the connection. A dropped\n"
+		"  connection is reset on both sides (SO_LINGER 0: RST, no FIN) after\n"
+		"  what the box passed before the offending line; that line never\n"
+		"  reaches the server. A read is a packet: only pix6-eod cares.\n"
 		"\n"
 		"Personas (standalone mode; no TLS: STARTTLS gets \"454 4.7.0 TLS not\n"
-		"available\"; messages are read and thrown away):\n",
+		"available\"). Each takes MAIL FROM:<> and any RCPT TO (postmaster@...\n"
+		"included), answers DATA with 354, then reads the message up to the\n"
+		"lone \".\" or the client's close and throws it away: nothing is kept\n"
+		"or delivered. A client that closes in DATA gets a plain close (FIN):\n",
 		EMU_LINE_MAX);
 	for (size_t i = 0; persona_name(i) != NULL; i++)
 		fprintf(f, "  %-10s %s\n", persona_name(i), persona_summary(i));
@@ -784,6 +791,20 @@ fail:
 	return NULL;
 }
 
+/* The box dropped the connection: what it passed before the offending
+ * line goes out if the sockets take it now (no waiting), then both sides
+ * are reset, as a firewall that drops does. */
+static void flush_before_reset(struct conn *c)
+{
+	if (emu_conn_why(c->rw) == EMU_WHY_NONE)
+		return; /* a reset for another reason: nothing to pass */
+	if (c->sfd >= 0 && !c->connecting && c->up.len > 0)
+		(void)send(c->sfd, c->up.p + c->up.head, c->up.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (c->down.len > 0)
+		(void)send(c->cfd, c->down.p + c->down.head, c->down.len,
+			   MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 /* --- the loop ----------------------------------------------------------- */
 
 struct server {
@@ -900,6 +921,8 @@ static int serve(struct server *s, long deadline)
 				continue;
 			}
 			note(s->cfg, "conn %lu: %s", c->id, r == STEP_RESET ? "reset" : "closed");
+			if (r == STEP_RESET)
+				flush_before_reset(c);
 			conn_free(c, r == STEP_RESET);
 			s->conns[i] = s->conns[--s->nconns];
 		}

@@ -1,7 +1,8 @@
 /*
  * rewrite.h - the rewriting engine of smtp-inspect-emu: what an SMTP
  * inspection box (Cisco PIX MailGuard, ASA/FWSM "inspect esmtp", stripping
- * proxies) does to the bytes of one connection. See DOMAIN.md 1-4.
+ * proxies) does to the bytes of one connection. tools/emu/README says what
+ * each box does and where that is documented.
  *
  * Pure code: no sockets, no globals, no exit(). One emu_conn per connection
  * holds both directions. Bytes from the client or from the server go in with
@@ -20,8 +21,10 @@
 
 /* Octets in one buffered line, line end included. Commands, replies and
  * message header lines are buffered whole until their LF; a longer line
- * closes the connection (EMU_WHY_LINE_TOO_LONG). Message bodies, BDAT
- * chunks and TLS are streamed, never buffered. */
+ * closes the connection (EMU_WHY_LINE_TOO_LONG). Message bodies are
+ * streamed, or, under a MIME file name rule, buffered a line at a time
+ * with longer lines passed on unread past this bound; BDAT chunks and TLS
+ * are streamed, never buffered. */
 #define EMU_LINE_MAX 4096U
 
 /* Commands sent and not yet answered (RFC 2920 pipelining). One more
@@ -53,18 +56,24 @@ enum emu_why {
 	EMU_WHY_NONE = 0,          /* not dropped */
 	EMU_WHY_COMMAND_TOO_LONG,  /* command line over the profile's cmd_max */
 	EMU_WHY_HEADER_TOO_LONG,   /* message header line over header_max */
+	EMU_WHY_FILENAME_TOO_LONG, /* MIME file name over filename_max */
 	EMU_WHY_LINE_TOO_LONG,     /* any line over EMU_LINE_MAX (our own bound) */
 	EMU_WHY_PIPELINE_FULL,     /* over EMU_PENDING_MAX unanswered commands */
 	EMU_WHY_INTERNAL           /* the engine met a state it has no rule for (a bug) */
 };
 
-/* What the box does to the greeting (the first reply), line by line. Only
- * the text after "ddd" and its separator changes; line ends stay. */
+/* What the box does to the greeting (the first reply), line by line. The
+ * text is what follows "ddd" and its separator (RFC 5321 4.2); line ends
+ * (CR LF, or a bare LF) stay, lengths stay. */
 enum emu_banner {
 	EMU_BANNER_PASS = 0, /* untouched */
 	EMU_BANNER_STARS,    /* every octet of the text becomes '*' */
 	EMU_BANNER_KEEP20,   /* as STARS, but '2' and '0' survive in place */
-	EMU_BANNER_CMAP      /* "SMTP/cmap ready" then '_' to the text length */
+	EMU_BANNER_CMAP,     /* "SMTP/cmap ready" then '_' to the text length */
+	EMU_BANNER_WHOLE20   /* KEEP20 over the whole line: the first line keeps
+			      * its code, its separator becomes '*'; every later
+			      * line loses code and separator to '*' too. No line
+			      * is a well-formed reply line any more. */
 };
 
 /* What happens to a command whose verb is not in the profile's list. */
@@ -99,6 +108,15 @@ struct emu_profile {
 	const struct emu_keyword *keywords;  /* its list, ended by {NULL, 0} */
 	size_t cmd_max;    /* octets of a command line, CRLF included; 0: no rule */
 	size_t header_max; /* octets of a header line, CRLF excluded; 0: no rule */
+	size_t filename_max; /* octets of the value of a name= or filename=
+			      * parameter of a Content-Type or Content-Disposition
+			      * field, in the message header or a MIME part's
+			      * header, quotes excluded; 0: no rule */
+	int eod_swallow;   /* 1: an end-of-data marker (the line end before
+			    * the lone ".", the ".", its line end) that does not
+			    * arrive in one feed is swallowed, and the message
+			    * goes on; 0: no rule. Applies to a streamed body,
+			    * so a row with it has no header or file name rule. */
 };
 
 /* The profiles, in the order --help lists them, ended by a row whose name
@@ -118,8 +136,9 @@ struct emu_conn *emu_conn_new(const struct emu_profile *profile);
 /* Release a connection; NULL is a no-op. */
 void emu_conn_free(struct emu_conn *c);
 
-/* Feed len octets that arrived from side `from`. The octets to forward to
- * the other side are written to out[0..*outlen); outcap must be at least
+/* Feed len octets that arrived from side `from`. One feed is one read of
+ * the box (one packet, as far as eod_swallow cares). The octets to forward
+ * to the other side are written to out[0..*outlen); outcap must be at least
  * len + EMU_FEED_SLACK. On EMU_DROP the output holds what the box forwarded
  * before the offending line (none of that line), and every later call
  * returns EMU_DROP with no output. */
@@ -128,7 +147,8 @@ enum emu_status emu_conn_feed(struct emu_conn *c, enum emu_side from,
 			      char *out, size_t outcap, size_t *outlen);
 
 /* Side `from` closed its sending half: write out whatever that direction
- * still holds (an unterminated line, a held-back EHLO line) unchanged.
+ * still holds (an unterminated line, a held-back EHLO line, a "." held
+ * under eod_swallow) unchanged.
  * outcap must be at least EMU_FEED_SLACK. */
 enum emu_status emu_conn_eof(struct emu_conn *c, enum emu_side from,
 			     char *out, size_t outcap, size_t *outlen);
