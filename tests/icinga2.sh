@@ -55,156 +55,12 @@ if [ -z "${WORK:-}" ] || [ ! -d "$WORK" ]; then
 	exit 99
 fi
 
-: "${ICINGA2:=icinga2}"
 EMU=$top_builddir/tools/smtp-inspect-emu
 PACKAGES_FILE=$top_srcdir/tests/icinga2/packages
-
-NODE=check-smtp-fixup-test.invalid # NodeName, ZoneName, the certificate's name
-API_USER=smtp-fixup-test
-SERVER_SECONDS=180 # no mail server started here outlives this
-START_SECONDS=30   # Icinga started and its API answering
-RESULT_SECONDS=30  # the forced checks have results
-STOP_SECONDS=15    # Icinga gone after SIGTERM
 CHECK_TIMEOUT=5    # the plugin's -t in every service
 
-ICINGA_DIR=$WORK/icinga2
-ICINGA_LOG=$ICINGA_DIR/log/console.log
-ICINGA_PID=
-ICINGA_LEFT=
-ICINGA_RC=
-
-# ---- cleanup ---------------------------------------------------------
-
-# The live processes of session SID (Icinga runs under setsid, so its
-# session id is its pid). Zombies are left out: they are gone, not reaped.
-session_pids() {
-	ps -o pid=,stat= -s "$1" 2>/dev/null | awk '$2 !~ /^Z/ { print $1 }'
-}
-
-# Stop Icinga: SIGTERM to the process started here, then SIGKILL to each
-# process still in its session, by pid. Sets ICINGA_RC and ICINGA_LEFT.
-icinga_stop() {
-	local i pid
-	[ -n "$ICINGA_PID" ] || return 0
-	kill -TERM "$ICINGA_PID" 2>/dev/null
-	for ((i = 0; i < STOP_SECONDS * 10; i++)); do
-		kill -0 "$ICINGA_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	ICINGA_LEFT=$(session_pids "$ICINGA_PID")
-	for pid in $ICINGA_LEFT; do
-		kill -KILL "$pid" 2>/dev/null
-	done
-	wait "$ICINGA_PID" 2>/dev/null
-	ICINGA_RC=$?
-	ICINGA_PID=
-}
-
-icinga2_cleanup() {
-	icinga_stop
-	lib_cleanup
-}
-trap icinga2_cleanup EXIT
-
-# ---- reporting -------------------------------------------------------
-
-# Lines printed as "#   ..." after the case's "ok"/"not ok" line.
-NOTES=()
-note() {
-	NOTES+=("$*")
-}
-# Each line of stdin as a note, led by $1 if given.
-notes_from() {
-	local line
-	while IFS= read -r line; do NOTES+=("${1:+$1: }$line"); done
-}
-# The last N lines (default 60) of a file as notes led by WHAT.
-show() {
-	[ -s "$1" ] || return 0
-	notes_from "${3:-}" < <(tail -n "${2:-60}" "$1")
-}
-case_done() {
-	local rc n
-	case_end
-	rc=$?
-	for n in "${NOTES[@]}"; do echo "#   $n"; done
-	NOTES=()
-	return $rc
-}
-# Report cases that cannot run, as failures (FAIL_WHY) or skips.
-cases_not_run() {
-	local how=$1 why=$2 c
-	shift 2
-	for c in "$@"; do
-		CASE=$c
-		if [ "$how" = skip ]; then
-			case_skip "$why"
-		else
-			echo "not ok $c: $why"
-			TESTS_FAILED=$((TESTS_FAILED + 1))
-		fi
-	done
-}
-
-# ---- helpers ---------------------------------------------------------
-
-# The packages of tests/icinga2/packages that are not installed.
-missing_packages() {
-	local p st
-	while read -r p; do
-		[ -n "$p" ] || continue
-		st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)
-		[ "$st" = "install ok installed" ] || printf '%s ' "$p"
-	done <"$PACKAGES_FILE"
-}
-
-# api METHOD PATH [JSON]: the answer on stdout; fails unless HTTP 2xx.
-api() {
-	local code
-	code=$(curl -sS -K "$ICINGA_DIR/curl.conf" -X "$1" -o "$ICINGA_DIR/api.out" \
-		-w '%{http_code}' "https://$NODE:$API_PORT$2" ${3:+--data-binary "$3"} \
-		2>"$ICINGA_DIR/api.err")
-	cat "$ICINGA_DIR/api.out"
-	[[ $code == 2?? ]]
-}
-
-# An Icinga 2 DSL (and JSON) string literal: paths here have no '"' or '\'.
-dsl_string() {
-	printf '"%s"' "$1"
-}
-
-# ---- the mail servers ------------------------------------------------
-
-SERVER_PIDS=()
-# server_start NAME PROFILE SCRIPT: the emulator (its postfix persona behind
-# PROFILE) if built, else tests/smtp-peer playing tests/peers/SCRIPT.txt.
-# Sets SERVER_PORT; fails if the server does not listen within 5 s.
-server_start() {
-	local name=$1 profile=$2 script=$3 pf=$WORK/$1.port i pid
-	if [ -x "$EMU" ] && [ "${USE_PEER:-0}" != 1 ]; then
-		SERVER_KIND="tools/smtp-inspect-emu --persona postfix (--profile none, asa)"
-		"$EMU" --listen 127.0.0.1:0 --persona postfix --profile "$profile" \
-			--port-file "$pf" --max-seconds "$SERVER_SECONDS" >"$WORK/$name.log" 2>&1 &
-	else
-		SERVER_KIND="tests/smtp-peer (tests/peers/clean-postfix.txt, asa.txt)"
-		"$PEER" --script "$PEERS_DIR/$script.txt" --listen 127.0.0.1 --port-file "$pf" \
-			--log "$WORK/$name.log" --connections 500 --max-seconds "$SERVER_SECONDS" \
-			>"$WORK/$name.err" 2>&1 &
-	fi
-	pid=$!
-	BG_PIDS+=("$pid")
-	SERVER_PIDS+=("$pid")
-	SERVER_PORT=
-	for ((i = 0; i < 50; i++)); do
-		if [ -s "$pf" ] && read -r SERVER_PORT <"$pf" && [[ $SERVER_PORT =~ ^[0-9]+$ ]]; then
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	SERVER_PORT=
-	return 1
-}
+# shellcheck source=tests/icinga2/lib.sh
+. "$top_srcdir/tests/icinga2/lib.sh" || exit 99
 
 # ---- Icinga 2's configuration ----------------------------------------
 
@@ -219,23 +75,7 @@ include <plugins>
 const PluginDir = $(dsl_string "$INST_LIBEXEC")
 include $(dsl_string "$INST_EXAMPLES/check_smtp_fixup.conf")
 
-object Endpoint NodeName { }
-object Zone ZoneName {
-	endpoints = [ NodeName ]
-}
-object ApiListener "api" {
-	bind_host = "127.0.0.1"
-	bind_port = 0
-}
-object ApiUser $(dsl_string "$API_USER") {
-	password = $(dsl_string "$API_PASS")
-	permissions = [ "status/query", "objects/query/*", "actions/reschedule-check", "console" ]
-}
-object CheckerComponent "checker" { }
-object FileLogger "main-log" {
-	path = LogDir + "/icinga2.log"
-	severity = "information"
-}
+$(icinga_api_config)
 
 template Host "smtp-fixup-test-host" {
 	check_command = "dummy"
@@ -574,7 +414,7 @@ fi
 ICINGA_CASES=(icinga2-start checkcommand checks-forced)
 for e in "${EXPECT[@]}"; do ICINGA_CASES+=("${e%% *}"); done
 ICINGA_CASES+=(icinga2-log icinga2-stop)
-MISSING=$(missing_packages)
+MISSING=$(missing_packages "$PACKAGES_FILE")
 command -v "$ICINGA2" >/dev/null || MISSING+=" $ICINGA2"
 if [ -n "${MISSING// /}" ]; then
 	why="not installed:${MISSING%% } (see tests/icinga2/packages)"
@@ -591,9 +431,7 @@ fi
 
 T_START=$(now_ms)
 case_begin icinga2-start
-mkdir -p "$ICINGA_DIR"/{etc,lib/certs,log,cache,spool,run}
-API_PASS=$(od -An -N16 -tx1 /dev/urandom)
-API_PASS=${API_PASS//[^0-9a-f]/}
+icinga_prepare
 # A closed port: one a server had, once it is gone.
 if server_start closed none clean-postfix; then
 	CLOSED_PORT=$SERVER_PORT
@@ -609,66 +447,15 @@ else
 fi
 show "$WORK/closed.err" 5 server
 
-# Every path Icinga uses is in ICINGA_DIR; it runs as the current user.
-ICINGA_ARGS=(-DConfigDir="$ICINGA_DIR/etc" -DDataDir="$ICINGA_DIR/lib"
-	-DLogDir="$ICINGA_DIR/log" -DCacheDir="$ICINGA_DIR/cache"
-	-DSpoolDir="$ICINGA_DIR/spool" -DInitRunDir="$ICINGA_DIR/run"
-	-DRunAsUser="$(id -un)" -DRunAsGroup="$(id -gn)"
-	-DNodeName="$NODE" -DZoneName="$NODE")
-# The API's certificate (DataDir/certs/NodeName.crt), its own CA.
-CERTS=$ICINGA_DIR/lib/certs
-if ! openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$NODE" \
-	-addext "subjectAltName=DNS:$NODE" -keyout "$CERTS/$NODE.key" \
-	-out "$CERTS/$NODE.crt" >"$CASE_DIR/openssl.log" 2>&1; then
-	fail "openssl could not make the API certificate"
-	show "$CASE_DIR/openssl.log" 10 openssl
-fi
-cp "$CERTS/$NODE.crt" "$CERTS/ca.crt" 2>/dev/null
-printf '%s\n' "user = \"$API_USER:$API_PASS\"" "cacert = \"$CERTS/ca.crt\"" \
-	'header = "Accept: application/json"' 'max-time = 10' >"$ICINGA_DIR/curl.conf"
-chmod 600 "$ICINGA_DIR/curl.conf"
 # Options from an ini file (--extra-opts): a required extension the server
 # lacks, at WARNING.
 EXTRA_INI=$ICINGA_DIR/etc/plugins.ini
 printf '%s\n' '[fixup]' 'require=DELIVERBY' 'missing-extension=warning' >"$EXTRA_INI"
 write_icinga_config
 
-API_PORT=
-UP=
-if [ ${#FAILS[@]} -eq 0 ]; then
-	: >"$ICINGA_LOG"
-	# A session of its own: Icinga's processes apart from ours.
-	setsid "$ICINGA2" daemon -c "$ICINGA_DIR/etc/icinga2.conf" "${ICINGA_ARGS[@]}" \
-		>"$ICINGA_LOG" 2>&1 </dev/null &
-	ICINGA_PID=$!
-	note "icinga2 daemon -c $ICINGA_DIR/etc/icinga2.conf ${ICINGA_ARGS[*]}"
-	re="Started new listener on '\[127\.0\.0\.1\]:([0-9]+)'"
-	for ((i = 0; i < START_SECONDS * 5; i++)); do
-		if ! kill -0 "$ICINGA_PID" 2>/dev/null; then
-			wait "$ICINGA_PID"
-			fail "Icinga 2 exited with $? while starting"
-			ICINGA_PID=
-			break
-		fi
-		IFS= read -rd '' log_text <"$ICINGA_LOG"
-		if [ -z "$API_PORT" ] && [[ $log_text =~ $re ]]; then
-			API_PORT=${BASH_REMATCH[1]}
-			echo "resolve = \"$NODE:$API_PORT:127.0.0.1\"" >>"$ICINGA_DIR/curl.conf"
-		fi
-		# all objects active (the checker too), and the API answers
-		if [ -n "$API_PORT" ] && [[ $log_text == *"Activated all objects"* ]] &&
-			api GET /v1/status/ApiListener >/dev/null; then
-			UP=1
-			break
-		fi
-		sleep 0.2
-	done
-	if [ -z "$UP" ] && [ ${#FAILS[@]} -eq 0 ]; then
-		fail "the API did not answer within ${START_SECONDS}s (port '$API_PORT'): $(head -c 300 "$ICINGA_DIR/api.err")"
-	fi
-	[ -z "$UP" ] || note "API on 127.0.0.1:$API_PORT, answering $(($(now_ms) - T_START)) ms after the first mail server started"
+if [ ${#FAILS[@]} -eq 0 ] && icinga_start "$ICINGA_DIR/etc/icinga2.conf"; then
+	note "API on 127.0.0.1:$API_PORT, answering $(($(now_ms) - T_START)) ms after the first mail server started"
 fi
-[ -n "$UP" ] || show "$ICINGA_LOG" 60 icinga2
 if ! case_done; then
 	cases_not_run fail "Icinga 2 did not start" "${ICINGA_CASES[@]:1}"
 	finish
@@ -705,37 +492,7 @@ case_done
 # ---- 6. force the checks, wait for the results -----------------------
 
 case_begin checks-forced
-NSERVICES=${#EXPECT[@]}
-T_FORCE=$(date +%s.%N)
-T_FORCE_MS=$(now_ms)
-if api POST /v1/actions/reschedule-check \
-	'{"type": "Service", "filter": "service.check_command == \"smtp_fixup\"", "force": true}' \
-	>"$CASE_DIR/reschedule.json"; then
-	n=$(jq '[.results[] | select(.code == 200)] | length' "$CASE_DIR/reschedule.json")
-	[ "$n" = "$NSERVICES" ] || fail "reschedule-check: $n services rescheduled, expected $NSERVICES"
-else
-	fail "POST /v1/actions/reschedule-check failed: $(head -c 300 "$CASE_DIR/reschedule.json")"
-fi
-SERVICES_JSON=$WORK/services.json
-DONE=
-n=0
-for ((i = 0; i < RESULT_SECONDS * 5; i++)); do
-	sleep 0.2
-	api GET '/v1/objects/services?attrs=last_check_result&attrs=state&attrs=host_name&attrs=name' \
-		>"$SERVICES_JSON" || continue
-	n=$(jq --argjson t "$T_FORCE" '[.results[].attrs
-		| select(.last_check_result.execution_start // 0 >= $t)] | length' "$SERVICES_JSON")
-	if [ "$n" = "$NSERVICES" ]; then
-		DONE=1
-		break
-	fi
-done
-if [ -n "$DONE" ]; then
-	note "$NSERVICES results $(($(now_ms) - T_FORCE_MS)) ms after the reschedule"
-else
-	fail "$n of $NSERVICES services had a new result within ${RESULT_SECONDS}s"
-	show "$ICINGA_LOG" 40 icinga2
-fi
+icinga_force_checks ${#EXPECT[@]}
 # Icinga's parse of every service's perfdata, in one request.
 body=$(jq -cn --arg c "$PARSE_SCRIPT" '{command: $c, sandboxed: false}')
 if api POST /v1/console/execute-script "$body" >"$WORK/parsed.json" &&
