@@ -55,6 +55,7 @@ static const struct sf_kind_info kinds[SF_FIND__COUNT] = {
 	[SF_FIND_RESPONSE_TIME] = {NULL, SF_WARNING, "response time past its threshold", 0},
 	[SF_FIND_REF_UNUSABLE] = {NULL, SF_UNKNOWN, "no comparison with the reference path", 0},
 	[SF_FIND_LOCAL] = {NULL, SF_UNKNOWN, "this host failed", 0},
+	[SF_FIND_EHLO_TLS_REFUSED] = {NULL, SF_CRITICAL, "EHLO inside TLS not answered with 250", 0},
 };
 
 const struct sf_kind_info *sf_kind_info(enum sf_kind k)
@@ -1156,6 +1157,24 @@ static int j_stripped(const struct ctx *c, struct sf_verdict *v)
 	return judge_stripped(c->in, c->e, c->etls, v);
 }
 
+/* Inside TLS no box rewrites anything: an EHLO there answered with
+ * anything but 250 is the server's own failure, and leaves no list to
+ * compare with. */
+static int j_ehlo_tls(const struct ctx *c, struct sf_verdict *v)
+{
+	const struct sf_reply *r = c->in->ehlo_tls;
+	struct sbuf b = {0};
+	struct sf_finding *f;
+
+	if (starttls_reply(c) == NULL || r == NULL || list_reply(r))
+		return 0;
+	sb_puts(&b, "EHLO inside TLS not answered with an EHLO reply (server answered ");
+	sb_putz(&b, (size_t)r->code);
+	sb_puts(&b, r->code == 250 ? " like NOOP)" : "; only 250 answers EHLO: RFC 5321 4.1.1.1)");
+	f = finding_add(v, SF_FIND_EHLO_TLS_REFUSED, NULL, &b);
+	return f == NULL ? -1 : evidence_reply(f, r);
+}
+
 static int j_probes(const struct ctx *c, struct sf_verdict *v)
 {
 	for (size_t i = 0; i < c->in->nprobes; i++)
@@ -1256,6 +1275,7 @@ static const struct judge {
 	{SF_FIND_STARTTLS_REFUSED, j_starttls},
 	{SF_FIND_TLS_FAILED, j_tls_failed},
 	{SF_FIND_EXT_STRIPPED, j_stripped},
+	{SF_FIND_EHLO_TLS_REFUSED, j_ehlo_tls},
 	{SF_FIND_PROBE, j_probes},
 	{SF_FIND_FINGERPRINT, j_fingerprint},
 	{SF_FIND_REF_BANNER, j_ref_banner},

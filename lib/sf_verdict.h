@@ -47,6 +47,7 @@ enum sf_kind {
 	SF_FIND_RESPONSE_TIME,     /* the response time is past -w or -c */
 	SF_FIND_REF_UNUSABLE,      /* --reference: nothing to compare with */
 	SF_FIND_LOCAL,             /* this host failed (out of memory, descriptors): UNKNOWN */
+	SF_FIND_EHLO_TLS_REFUSED,  /* EHLO inside TLS not answered with 250: no box sees inside TLS */
 	SF_FIND__COUNT             /* count; not a kind */
 };
 

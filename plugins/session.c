@@ -563,7 +563,10 @@ static void on_reply(struct session *s, struct sf_reply *r)
 		break;
 	case STEP_QUIT:
 		s->r.quit = r;
-		finish(s, SESS_COMPLETE, 0);
+		/* RFC 5321 4.1.1.10: QUIT gets 221. A 250 or 354 here is the
+		 * reply to an earlier command: the replies are out of step, one
+		 * of them was not the reply to its command. */
+		finish(s, r->code < 400 && r->code != 221 ? SESS_UNSOLICITED : SESS_COMPLETE, 0);
 		return;
 	case STEP_IDLE:
 	case STEP_CONNECT:

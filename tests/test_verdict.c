@@ -710,6 +710,31 @@ static const struct row rows[] = {
 		.tls_extensions = 10,
 	},
 	{
+		.name = "EHLO inside TLS answered 221: the server's failure, no box",
+		.greeting = L("220 mail.example.com ESMTP Postfix"),
+		.ehlo = postfix_ehlo,
+		.extensions = 10,
+		.starttls_tried = 1,
+		.starttls = L(STARTTLS_READY),
+		.ehlo_tls = L("221 2.0.0 Bye"),
+		.want = {
+			{SF_FIND_EHLO_TLS_REFUSED, SF_CRITICAL, NULL,
+			 "EHLO inside TLS not answered with an EHLO reply (server answered 221; only 250 answers EHLO: RFC 5321 4.1.1.1)",
+			 L("221 2.0.0 Bye")},
+		},
+	},
+	{
+		.name = "EHLO answered 220 (a second greeting): not an EHLO reply",
+		.greeting = L("220 mail.example.com ESMTP"),
+		.ehlo = L("220 mail.example.com ESMTP"),
+		.helo = L("250 mail.example.com"),
+		.want = {
+			{SF_FIND_EHLO_REFUSED, SF_CRITICAL, NULL,
+			 "EHLO refused (server answered 220, but only 250 answers EHLO: RFC 5321 4.1.1.1); HELO works, so plain SMTP only (no ESMTP, no STARTTLS)",
+			 L("220 mail.example.com ESMTP", "250 mail.example.com")},
+		},
+	},
+	{
 		.name = "ASA with allow-tls: CHUNKING masked outside, seen inside",
 		.greeting = L(ASA_POSTFIX_BANNER),
 		.ehlo = L("250-mail.example.com", "250-PIPELINING", "250-SIZE 10240000", "250-VRFY",
@@ -1264,6 +1289,7 @@ static void test_kind_info(void **state)
 		{SF_FIND_RESPONSE_TIME, NULL, SF_WARNING},
 		{SF_FIND_REF_UNUSABLE, NULL, SF_UNKNOWN},
 		{SF_FIND_LOCAL, NULL, SF_UNKNOWN},
+		{SF_FIND_EHLO_TLS_REFUSED, NULL, SF_CRITICAL},
 	};
 
 	(void)state;
