@@ -1,6 +1,6 @@
 /*
  * sf_ehlo.c - the reply to EHLO as a list of extensions (RFC 5321 4.1.1.1,
- * RFC 1869 4.3), and the X masks Cisco ASA leaves in it (DOMAIN.md 2).
+ * RFC 1869 4.3), and the X masks Cisco ASA leaves in it (doc/inspection-boxes.md 2).
  *
  * Line 1 is "domain [greeting]", each later line "keyword [params]". Tokens
  * are split at blanks (SP or HTAB); leading blanks are skipped, as Postfix

@@ -6,7 +6,7 @@
  *
  * Also the masks an inspecting firewall leaves in an EHLO reply: Cisco ASA
  * overwrites a line it does not allow with 'X' repeated (length-1) times and
- * one letter counting up A, B, C... within the reply (DOMAIN.md 2).
+ * one letter counting up A, B, C... within the reply (doc/inspection-boxes.md 2).
  */
 #ifndef SF_EHLO_H
 #define SF_EHLO_H

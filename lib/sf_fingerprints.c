@@ -1,5 +1,5 @@
 /*
- * sf_fingerprints.c - the middleboxes we know (DOMAIN.md 1, 2, 5, 6).
+ * sf_fingerprints.c - the middleboxes we know (doc/inspection-boxes.md 1, 2, 5, 6).
  *
  * Two tables. The well-known Cisco boxes are named directly by the verdict,
  * which recognises them by what they do to the conversation (masks, X-ed
@@ -273,7 +273,7 @@ static int is_cmap_text(const char *s, size_t len)
 	static const char prefix[] = "smtp/cmap";
 	size_t i = sf_skip_blanks(s, len, 0);
 
-	/* Seen as "SMTP/cmap ready" padded with '_' (DOMAIN.md 1) and as
+	/* Seen as "SMTP/cmap ready" padded with '_' (doc/inspection-boxes.md 1) and as
 	 * "SMTP/cmap____..._ read" (the padding cut into "ready"): after the
 	 * prefix, only '_', blanks and the letters of "ready". */
 	if (len - i < sizeof prefix - 1 || !sf_ci_word(s + i, sizeof prefix - 1, prefix))

@@ -1,6 +1,6 @@
 /*
  * sf_fingerprints.h - the middleboxes we know, what they leave on the wire,
- * and how to turn them off (DOMAIN.md 1, 2, 5, 6). A new box is a new row in
+ * and how to turn them off (doc/inspection-boxes.md 1, 2, 5, 6). A new box is a new row in
  * the table in sf_fingerprints.c and a new test, not a new branch elsewhere.
  */
 #ifndef SF_FINGERPRINTS_H
@@ -31,7 +31,7 @@ const struct sf_box *sf_box_get(enum sf_box_id id);
 
 /* Another vendor's SMTP proxy recognised from the greeting text (the text
  * of the 220 line(s) after "220 "), e.g. Check Point, SonicWALL, Barracuda,
- * F-Secure, WatchGuard (DOMAIN.md 5). NULL if none matches. Never reads past
+ * F-Secure, WatchGuard (doc/inspection-boxes.md 5). NULL if none matches. Never reads past
  * len. */
 const struct sf_box *sf_fingerprint_banner(const char *text, size_t len);
 
@@ -39,7 +39,7 @@ const struct sf_box *sf_fingerprint_banner(const char *text, size_t len);
 size_t sf_fingerprint_count(void);
 const struct sf_box *sf_fingerprint_at(size_t i);
 
-/* The banner test alone (DOMAIN.md 1): 1 if every greeting line's text is
+/* The banner test alone (doc/inspection-boxes.md 1): 1 if every greeting line's text is
  * made of '*', '2', '0', blanks, with at least one '*' in all; sets *box to
  * the PIX (2/0 survived) or ASA (only '*') row. PIX 4's "SMTP/cmap" banner
  * also counts, with the PIX 4 row. */

@@ -11,7 +11,7 @@
 #   tests/real-servers.sh [PATTERN...]   (bash globs on case names; all
 #                                         cases when none is given)
 #
-# Expectations come from what each box does (DOMAIN.md, and the
+# Expectations come from what each box does (doc/inspection-boxes.md, and the
 # emulator's --help, which cites it) applied to each server's true EHLO
 # lists. Those lists are read once per server by clients of our own
 # (bash /dev/tcp for the clear-text list, openssl s_client -starttls smtp
@@ -59,7 +59,7 @@ for s in "${SERVERS[@]}"; do
 	fi
 done
 
-# ---- what the boxes do (DOMAIN.md 2, 3; the emulator's --help) --------
+# ---- what the boxes do (doc/inspection-boxes.md 2, 3; the emulator's --help) --------
 
 # EHLO keywords the default ASA policy lets pass; every other line is
 # masked (length kept). AUTH passes with its mechanisms ("AUTH PLAIN"),
@@ -402,7 +402,7 @@ visible_through() {
 
 # Keywords the plugin must call hidden by the path with -S: offered inside
 # TLS, not visible outside, not legitimately different; and STARTTLS when
-# it works but was not visible (DOMAIN.md 3: the TLS reply is the truth).
+# it works but was not visible (doc/inspection-boxes.md 3: the TLS reply is the truth).
 hidden_through() {
 	local visible=$1 k out=
 	for k in $TLS; do
@@ -464,7 +464,7 @@ t_none_probe() {
 	expect_ehlo_perf "$N_PLAIN" 0 0
 }
 
-# FWSM: the banner only (DOMAIN.md 1).
+# FWSM: the banner only (doc/inspection-boxes.md 1).
 t_fwsm() {
 	via "$1" fwsm || return
 	expect_rc 1
@@ -487,7 +487,7 @@ t_fwsm_S() {
 }
 
 # PIX 4.x: the cmap banner, EHLO X-ed so the server refuses it, HELO
-# passes (DOMAIN.md 1, 2).
+# passes (doc/inspection-boxes.md 1, 2).
 t_pix4() {
 	via "$1" pix4 || return
 	expect_rc 2
@@ -499,7 +499,7 @@ t_pix4() {
 }
 
 # PIX 5.1-6.x: the banner masked but for the 2s and 0s, EHLO X-ed and
-# refused, HELO works. An ASA passes EHLO (DOMAIN.md 2), so a refused EHLO
+# refused, HELO works. An ASA passes EHLO (doc/inspection-boxes.md 2), so a refused EHLO
 # behind a masked banner points to a PIX, whatever digits the banner had.
 t_pix6() {
 	via "$1" pix6 || return
@@ -605,7 +605,7 @@ t_asa_allow_tls_S_probe() {
 	expect_perf tls_extensions "$N_TLS"
 }
 
-# A stripping proxy: removal leaves no trace in one reply (DOMAIN.md 2).
+# A stripping proxy: removal leaves no trace in one reply (doc/inspection-boxes.md 2).
 t_strip() {
 	via "$1" strip || return
 	expect_rc 0

@@ -143,9 +143,9 @@ static void test_fqdn(void **state)
 		if (opt_fqdn(rows[i].s) != rows[i].ret)
 			fail_msg("fqdn '%s': want %d", rows[i].s, rows[i].ret);
 	memset(label63, 'a', 63);
-	strcpy(label63 + 63, ".org");
+	memcpy(label63 + 63, ".org", 5);
 	memset(label64, 'a', 64);
-	strcpy(label64 + 64, ".org");
+	memcpy(label64 + 64, ".org", 5);
 	assert_int_equal(opt_fqdn(label63), 0);
 	assert_int_equal(opt_fqdn(label64), -1);
 }

@@ -273,7 +273,7 @@ static void run_table(const struct row *rows, size_t n)
 /* --- tables -------------------------------------------------------------- */
 
 /* Replies as real servers send them, and as an inspecting firewall leaves
- * them (DOMAIN.md 1, 2). The EHLO_ ones are shared with test_ehlo.c
+ * them (doc/inspection-boxes.md 1, 2). The EHLO_ ones are shared with test_ehlo.c
  * (transcripts.h). */
 static const struct row real_replies[] = {
 	{"Postfix EHLO", IN(EHLO_POSTFIX), {0}, "250x11/167", SF_PERR_NONE, NULL, NULL, 0},

@@ -1,5 +1,5 @@
 /*
- * test_verdict.c - the verdict on whole transcripts (DESIGN.md 12): each row
+ * test_verdict.c - the verdict on whole transcripts (doc/hacking.md 12): each row
  * is what a server said through whatever sat in the path, and every finding
  * it must give, in order, with its state, box, summary and evidence exactly.
  * Healthy servers (Postfix, Exim, Exchange, sendmail, OpenSMTPD) and
@@ -7,7 +7,7 @@
  * do not depend on the stream parser.
  *
  * The transcripts were written for these tests; the masked ones are what
- * the documented masking (DOMAIN.md 1, 2) makes of the clean ones, and
+ * the documented masking (doc/inspection-boxes.md 1, 2) makes of the clean ones, and
  * test_masked_transcripts checks that they are.
  */
 #include <stdarg.h>
@@ -545,7 +545,7 @@ static const struct row rows[] = {
 	},
 	{
 		/* all '*' alone would be an ASA, but the ASA knows EHLO: a PIX
-		 * whose banner had no 2 or 0 (DOMAIN.md 1, 2) */
+		 * whose banner had no 2 or 0 (doc/inspection-boxes.md 1, 2) */
 		.name = "PIX 6 on a banner without 2 or 0: EHLO refused without echo",
 		.greeting = L("220 *******************************"),
 		.ehlo = L("500 5.5.2 Error: command not recognized"),
