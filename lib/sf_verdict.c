@@ -56,6 +56,7 @@ static const struct sf_kind_info kinds[SF_FIND__COUNT] = {
 	[SF_FIND_REF_UNUSABLE] = {NULL, SF_UNKNOWN, "no comparison with the reference path", 0},
 	[SF_FIND_LOCAL] = {NULL, SF_UNKNOWN, "this host failed", 0},
 	[SF_FIND_EHLO_TLS_REFUSED] = {NULL, SF_CRITICAL, "EHLO inside TLS not answered with 250", 0},
+	[SF_FIND_PROBE_REFUSED] = {NULL, SF_OK, "the server refused a probe and closed (its own policy)", 0},
 };
 
 const struct sf_kind_info *sf_kind_info(enum sf_kind k)
@@ -665,7 +666,24 @@ static int judge_probe(const struct sf_probe *p, const struct sf_ehlo *e,
 	int unrecognised = p->reply != NULL && (p->reply->code == 500 || p->reply->code == 502);
 	int echo = reply_has_x_echo(p->reply);
 	size_t len = strlen(p->sent);
+	const struct sf_box *box = NULL;
 
+	/* A box is named on the evidence of one only: its X's in the echo,
+	 * the drop of a line over the ASA's 512 octets, a command "not
+	 * recognised" though offered beside masked lines. */
+	if (echo || (p->dropped && len + 2 > 512) || (unrecognised && advertised && ext_masked_count(e) > 0))
+		box = sf_box_get(SF_BOX_CISCO_ASA);
+	if (p->closed_after && p->reply != NULL && p->reply->code >= 400 && !echo) {
+		/* the server's reply, then its close: its own policy (RFC 5321
+		 * 4.5.3.1 lets it refuse lines over 512 octets) */
+		sb_puts(&b, "the server refused the probe ");
+		probe_name(&b, p->sent);
+		sb_puts(&b, " (");
+		sb_putz(&b, (size_t)p->reply->code);
+		sb_puts(&b, ") and closed the connection: its own policy, not a box");
+		f = finding_add(v, SF_FIND_PROBE_REFUSED, NULL, &b);
+		return f == NULL ? -1 : evidence_reply(f, p->reply);
+	}
 	if (p->dropped) {
 		sb_puts(&b, "the connection was dropped after the probe ");
 		probe_name(&b, p->sent);
@@ -688,8 +706,7 @@ static int judge_probe(const struct sf_probe *p, const struct sf_ehlo *e,
 	} else {
 		return 0;
 	}
-	f = finding_add(v, SF_FIND_PROBE, (p->dropped && len + 2 > 512) || echo || advertised
-				? sf_box_get(SF_BOX_CISCO_ASA) : NULL, &b);
+	f = finding_add(v, SF_FIND_PROBE, box, &b);
 	if (f == NULL)
 		return -1;
 	if (evidence_add(f, p->sent, len < 80 ? len : 80) < 0)

@@ -48,6 +48,7 @@ enum sf_kind {
 	SF_FIND_REF_UNUSABLE,      /* --reference: nothing to compare with */
 	SF_FIND_LOCAL,             /* this host failed (out of memory, descriptors): UNKNOWN */
 	SF_FIND_EHLO_TLS_REFUSED,  /* EHLO inside TLS not answered with 250: no box sees inside TLS */
+	SF_FIND_PROBE_REFUSED,     /* --probe: the server refused a probe (4xx/5xx) and closed: its policy, a note */
 	SF_FIND__COUNT             /* count; not a kind */
 };
 
@@ -77,7 +78,8 @@ struct sf_probe {
 	const char *sent;             /* the command line as sent, without CRLF */
 	const char *keyword;          /* extension it belongs to (BDAT: CHUNKING), or NULL */
 	const struct sf_reply *reply; /* its reply, NULL if none came */
-	int dropped;                  /* the connection was dropped right after it */
+	int dropped;                  /* the connection was dropped right after it, no reply */
+	int closed_after;             /* the server closed the connection after this reply */
 };
 
 /* How one conversation ended. */

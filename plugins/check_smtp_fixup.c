@@ -302,6 +302,7 @@ static void fill_facts(const struct config *cfg, const struct plan *p, const str
 		f->probes[i].keyword = r->probe_keyword[i];
 		f->probes[i].reply = r->probe_reply[i];
 		f->probes[i].dropped = r->probe_dropped && i + 1 == r->probes_sent;
+		f->probes[i].closed_after = r->probe_refused_closed && i + 2 == r->probes_sent;
 	}
 	in->probes = f->probes;
 	in->nprobes = r->probes_sent;

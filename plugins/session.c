@@ -616,8 +616,16 @@ static void on_eof(struct session *s, int reset)
 	if (s->io.step == STEP_QUIT && s->r.pending_at_close == 0) {
 		finish(s, SESS_COMPLETE, 0); /* closing after QUIT is what servers do */
 	} else if (s->io.step == STEP_PROBE) {
-		/* a box that punishes the probe: the verdict reports it */
-		s->r.probe_dropped = 1;
+		size_t n = s->r.probes_sent;
+		const struct sf_reply *prev = n >= 2 ? s->r.probe_reply[n - 2] : NULL;
+		/* The server refused the previous probe and closed (Haraka's 521
+		 * to a long line, postscreen's 554): its own policy, and the
+		 * probe just sent was never read. Otherwise a close with no reply
+		 * is a drop of the probe just sent: the verdict reports it. */
+		if (prev != NULL && prev->code >= 400)
+			s->r.probe_refused_closed = 1;
+		else
+			s->r.probe_dropped = 1;
 		s->r.t.probe_done = session_now();
 		finish(s, SESS_COMPLETE, 0);
 	} else {

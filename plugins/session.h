@@ -108,6 +108,8 @@ struct session_result {
 	const char *probe_keyword[SESSION_PROBES]; /* the extension it belongs to, or NULL */
 	size_t probes_sent;
 	int probe_dropped;             /* 1 if the peer dropped the connection after probe probes_sent-1 */
+	int probe_refused_closed;      /* 1 if it closed after refusing probe probes_sent-2 (4xx/5xx):
+					* the server's doing, not a drop of the last probe */
 	int tls_tried;                 /* a TLS handshake was started */
 	int tls_failed;                /* it failed; tls_err says why */
 	char tls_err[200];             /* why TLS failed, or why a read or write in TLS did */

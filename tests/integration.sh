@@ -333,6 +333,20 @@ case_probe_421() {
 	expect_peer_rc 0
 }
 
+# A probe refused by the server itself, then its close: its policy. OK,
+# a note naming the command it refused, no box, no "dropped".
+case_probe_521_close() {
+	peer_start probe-521-close
+	probe --probe
+	peer_finish
+	expect_rc 0
+	expect_first "^SMTP FIXUP OK - .*note: the server refused the probe NOOP \\(607 octets with CRLF\\) \\(521\\) and closed"
+	expect_first_not "ASA|PIX|Cisco|dropped|RSET"
+	expect_elapsed_max 2000
+	expect_perfdata_wellformed
+	expect_peer_rc 0
+}
+
 # EHLO refused with no X echo: CRITICAL by default, HELO tried, and no
 # claim that a firewall X-ed the command.
 case_ehlo_502() {

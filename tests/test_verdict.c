@@ -158,6 +158,7 @@ struct row {
 		const char *sent, *keyword;
 		const char *const *reply; /* NULL: none came */
 		int dropped;
+		int closed_after; /* the server closed after this reply */
 	} probe[3];
 	unsigned tls_extensions, stripped;
 	/* --reference (NULL when not used) */
@@ -929,6 +930,53 @@ static const struct row rows[] = {
 			{"BDAT 0 LAST", "CHUNKING", L("500 5.5.1 Command unrecognized: \"XXXX 0 LAST\""), 0},
 		},
 	},
+	/* the server's own policy: a reply, then its close; never a box */
+	{
+		.name = "Haraka refuses the long NOOP with 521 and closes: a note, RSET not named",
+		.greeting = L("220 mx.example.org ESMTP Haraka/3.0.3 ready"),
+		.ehlo = L("250-mx.example.org Hello", "250-PIPELINING", "250 8BITMIME"),
+		.want = {
+			{SF_FIND_PROBE_REFUSED, SF_OK, NULL,
+			 "the server refused the probe NOOP (607 octets with CRLF) (521) and closed the "
+			 "connection: its own policy, not a box",
+			 L("521 Command line too long")},
+		},
+		.extensions = 2,
+		.probe = {
+			{"BDAT 0 LAST", "CHUNKING", L("502 5.5.2 Command not implemented"), 0},
+			{long_noop, NULL, L("521 Command line too long"), 0, 1},
+		},
+	},
+	{
+		.name = "postscreen answers BDAT 554 and closes: a note",
+		.greeting = L("220 mx.example.org ESMTP Postfix"),
+		.ehlo = L("250-mx.example.org", "250-PIPELINING", "250 CHUNKING"),
+		.want = {
+			{SF_FIND_PROBE_REFUSED, SF_OK, NULL,
+			 "the server refused the probe BDAT (13 octets with CRLF) (554) and closed the "
+			 "connection: its own policy, not a box",
+			 L("554 5.5.1 Error: no valid recipients")},
+		},
+		.extensions = 2,
+		.probe = {
+			{"BDAT 0 LAST", "CHUNKING", L("554 5.5.1 Error: no valid recipients"), 0, 1},
+		},
+	},
+	{
+		.name = "BDAT called unrecognised though offered, no mask, no echo: no box named",
+		.greeting = L("220 mx.example.org ESMTP"),
+		.ehlo = L("250-mx.example.org", "250 CHUNKING"),
+		.want = {
+			{SF_FIND_PROBE, SF_CRITICAL, NULL,
+			 "the probe BDAT (13 octets with CRLF) was called unrecognised (server answered "
+			 "502) although the server offers CHUNKING: the path rewrites it",
+			 L("BDAT 0 LAST", "502 5.5.2 Error: command not recognized")},
+		},
+		.extensions = 1,
+		.probe = {
+			{"BDAT 0 LAST", "CHUNKING", L("502 5.5.2 Error: command not recognized"), 0},
+		},
+	},
 };
 
 /* --- running a row ------------------------------------------------------ */
@@ -1001,7 +1049,8 @@ static void inputs_make(const struct row *t, struct inputs *x)
 	for (size_t i = 0; i < 3 && t->probe[i].sent != NULL; i++) {
 		x->probe_reply[i] = t->probe[i].reply ? reply_from_array(t->probe[i].reply) : NULL;
 		x->probes[i] = (struct sf_probe){t->probe[i].sent, t->probe[i].keyword,
-						 x->probe_reply[i], t->probe[i].dropped};
+						 x->probe_reply[i], t->probe[i].dropped,
+						 t->probe[i].closed_after};
 		x->in.nprobes = i + 1;
 	}
 	x->in.probes = x->probes;
@@ -1290,6 +1339,7 @@ static void test_kind_info(void **state)
 		{SF_FIND_REF_UNUSABLE, NULL, SF_UNKNOWN},
 		{SF_FIND_LOCAL, NULL, SF_UNKNOWN},
 		{SF_FIND_EHLO_TLS_REFUSED, NULL, SF_CRITICAL},
+		{SF_FIND_PROBE_REFUSED, NULL, SF_OK},
 	};
 
 	(void)state;

@@ -442,7 +442,7 @@ static void check_findings(const struct sf_verdict_input *in, const struct sf_ve
 		/* what the conversation itself shows has no option, the rest has */
 		FUZZ_CHECK((ki->option == NULL) ==
 			   (f->kind == SF_FIND_GREETING_REFUSED || f->kind == SF_FIND_SERVER_CLOSED ||
-			    f->kind == SF_FIND_EHLO_TLS_REFUSED));
+			    f->kind == SF_FIND_EHLO_TLS_REFUSED || f->kind == SF_FIND_PROBE_REFUSED));
 		FUZZ_CHECK(f->summary != NULL && f->summary[0] != '\0');
 		FUZZ_CHECK(f->nevidence == 0 || f->evidence != NULL);
 		for (size_t j = 0; j < f->nevidence; j++)
