@@ -548,7 +548,7 @@ group_spampd() {
 # counters of its own, at most JOBS at once; outputs printed in order.
 # shellcheck disable=SC2030,SC2031 # each subshell's counters are its own
 run_groups() {
-	local i g running=() names=() out p f x
+	local i g running=() p f x
 	for ((i = 0; i < $#; i++)); do
 		g=${*:i+1:1}
 		while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do

@@ -6,9 +6,10 @@
 #
 # Listens on 127.0.0.1:PORT, greets as HOSTNAME, offers STARTTLS with CERT
 # and KEY, throws every message away (aiosmtpd.handlers.Sink). Ends on
-# SIGTERM or SIGINT. Runs with Debian's /usr/bin/python3, whose
+# SIGTERM or SIGINT. Logs sessions to stderr. Runs with Debian's /usr/bin/python3, whose
 # dist-packages hold aiosmtpd (another python3 on PATH may not).
 import asyncio
+import logging
 import signal
 import ssl
 import sys
@@ -22,6 +23,8 @@ def main() -> int:
         print("usage: aiosmtpd-server.py PORT HOSTNAME CERT KEY", file=sys.stderr)
         return 2
     port, hostname, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+    # aiosmtpd logs each session to the "mail.log" logger: to stderr.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(cert, key)
     loop = asyncio.new_event_loop()

@@ -295,7 +295,9 @@ srv_main_start() {
     if ! srv_wait_greeting "$port" "srv_pids $dir"; then
         : >"$dir/.empty"
         srv_start_failed "$dir" "$dir/.empty" "$SRV_KIND did not come up on 127.0.0.1:$port; log follows"
-        [ "$(srv_greeting "$port" || true)" = "" ] || exit 3
+        # Ours is stopped: whatever still listens there took the port
+        # between our check and our bind.
+        ! srv_port_open "$port" || exit 3
         exit 1
     fi
 }

@@ -266,7 +266,7 @@ mkdir -p /var/lib/opensmtpd/empty /var/spool/smtpd
 
 # --- Haraka from the npm registry -----------------------------------------------
 if ! haraka_ok; then
-    command -v npm >/dev/null && [ -x /usr/bin/node ] ||
+    { command -v npm >/dev/null && [ -x /usr/bin/node ]; } ||
         die "Haraka needs node (/usr/bin/node) and npm, which this machine lacks"
     say "npm install Haraka@$HARAKA_VERSION into $HARAKA_ROOT"
     rm -rf "$HARAKA_ROOT.new"

@@ -45,7 +45,7 @@ srv_pids() { srv_proc_pids "$(srv_exe_re "$NGINX")|$(srv_exe_re "$PYTHON")" "$1"
 
 srv_launch() {
     local dir=$1 port=$2 i
-    [ -x "$NGINX" ] && [ -f "$MAIL_MODULE" ] ||
+    { [ -x "$NGINX" ] && [ -f "$MAIL_MODULE" ]; } ||
         srv_die "nginx or its mail module is missing (run tests/servers/install-packages.sh)"
     cat >"$dir/nginx.conf" <<CONF
 # throw-away nginx configuration made by tests/servers/nginx-mail.sh

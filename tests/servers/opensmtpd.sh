@@ -52,7 +52,7 @@ srv_pids() { srv_ns_pids "$(srv_exe_re "$SMTPD")" "$1"; }
 srv_launch() {
     local dir=$1 port=$2
     [ -x "$SMTPD" ] || srv_die "OpenSMTPD is not unpacked in $OSD_ROOT (run tests/servers/install-packages.sh)"
-    [ -d /var/spool/smtpd ] && [ -d /var/lib/opensmtpd/empty ] ||
+    { [ -d /var/spool/smtpd ] && [ -d /var/lib/opensmtpd/empty ]; } ||
         srv_die "/var/spool/smtpd or /var/lib/opensmtpd/empty is missing (run tests/servers/install-packages.sh)"
     mkdir -p "$dir/spool" "$dir/run"
     chmod 711 "$dir/spool"

@@ -86,7 +86,7 @@ MC
 
 srv_launch() {
     local dir=$1 port=$2
-    [ -x "$SENDMAIL" ] && [ -f "$SM_ROOT/usr/share/sendmail/cf/m4/cf.m4" ] ||
+    { [ -x "$SENDMAIL" ] && [ -f "$SM_ROOT/usr/share/sendmail/cf/m4/cf.m4" ]; } ||
         srv_die "sendmail is not unpacked in $SM_ROOT (run tests/servers/install-packages.sh)"
     command -v m4 >/dev/null || srv_die "m4 is missing (run tests/servers/install-packages.sh)"
     mkdir -p "$dir/queue"

@@ -31,8 +31,8 @@ srv_pids() { srv_proc_pids "$(srv_exe_re "$SINK")" "$1"; }
 srv_launch() {
     local dir=$1 port=$2
     [ -x "$SINK" ] || srv_die "no $SINK (run tests/servers/install-packages.sh)"
-    # -c: counters on stdout would fill the log; -v would too. 100: backlog.
-    srv_spawn "$dir" sink.log "$SINK" -u postfix -h "$SRV_HOSTNAME" "127.0.0.1:$port" 100
+    # -v: each conversation in the log. 100: the listen backlog.
+    srv_spawn "$dir" sink.log "$SINK" -v -u postfix -h "$SRV_HOSTNAME" "127.0.0.1:$port" 100
 }
 
 srv_main "$@"
