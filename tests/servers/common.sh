@@ -1,7 +1,7 @@
 # shellcheck shell=bash disable=SC2016,SC2015
 # (SC2016: the single-quoted bash -c scripts expand their own $1.)
-# tests/servers/common.sh - helpers shared by tests/servers/postfix.sh and
-# tests/servers/exim.sh. Sourced, not run. Bash only.
+# tests/servers/common.sh - helpers shared by the server and proxy scripts
+# of tests/servers/. Sourced, not run. Bash only.
 #
 # Conventions of the server scripts:
 #   start DIR PORT   DIR is created (it may not exist, or be an empty folder, or a
@@ -15,6 +15,9 @@
 #   stop DIR         stops the server, waits until all its processes are gone,
 #                    removes DIR. Idempotent: a missing DIR is fine.
 #   log DIR          prints the server's log.
+# Proxies take the same three commands and learn their backend from the
+# environment: SRV_BACKEND=127.0.0.1:PORT (loopback only: nothing is ever
+# sent anywhere else).
 #
 # Every folder the scripts remove carries a marker file, so that `stop` given a
 # wrong folder never deletes something that isn't ours.
@@ -120,18 +123,32 @@ srv_alive() {
     return 0
 }
 
+# srv_tls_greeting PORT: the same through implicit TLS (openssl s_client,
+# no certificate check: this only tells that the listener is up).
+srv_tls_greeting() {
+    local first
+    first=$(printf 'QUIT\r\n' | timeout 5 openssl s_client -quiet -connect "127.0.0.1:$1" \
+        -servername localhost 2>/dev/null | head -n 1 | tr -d '\r') || true
+    [ -n "$first" ] || return 1
+    printf '%s\n' "$first"
+}
+
 # srv_wait_greeting PORT PIDFUNC: wait up to SRV_START_TIMEOUT seconds for a
-# "220 $SRV_HOSTNAME" greeting on PORT. PIDFUNC is a command that prints the
-# server's pids; while waiting, if it prints none after the first seconds, the
-# server died and we stop early.
+# greeting on PORT that matches the glob SRV_GREETING_GLOB (default: a 220
+# from "$SRV_HOSTNAME"); SRV_GREETING_TLS=1 reads it through implicit TLS.
+# PIDFUNC is a command that prints the server's pids; while waiting, if it
+# prints none after the first seconds, the server died and we stop early.
 srv_wait_greeting() {
     local port=$1 pidfunc=$2 g='' start=$SECONDS
+    local glob=${SRV_GREETING_GLOB:-"220[ -]$SRV_HOSTNAME*"}
+    local reader=srv_greeting
+    [ "${SRV_GREETING_TLS:-0}" = 0 ] || reader=srv_tls_greeting
     while [ $((SECONDS - start)) -lt "$SRV_START_TIMEOUT" ]; do
-        if g=$(srv_greeting "$port"); then
-            case $g in
-                "220 $SRV_HOSTNAME"* | "220-$SRV_HOSTNAME"*) return 0 ;;
-                *) srv_note "port $port answers '$g', which is not our server"; return 1 ;;
-            esac
+        if g=$($reader "$port"); then
+            # shellcheck disable=SC2053  # a glob on purpose
+            [[ $g == $glob ]] && return 0
+            srv_note "port $port answers '$g', which is not our server"
+            return 1
         fi
         if [ $((SECONDS - start)) -ge 3 ] && [ -z "$($pidfunc)" ]; then
             srv_note "the server is not running"
@@ -226,4 +243,124 @@ usage: $0 start DIR PORT   start $SRV_NAME on 127.0.0.1:PORT, state in DIR
        $0 log DIR          print its log
 EOF
     exit 2
+}
+
+# ---- simple daemons and proxies ------------------------------------------
+# The scripts after postfix.sh and exim.sh share one start/stop/log: each
+# defines
+#   SRV_KIND          the marker of its folders (its own name)
+#   srv_pids DIR      the pids of its processes
+#   srv_launch DIR PORT   writes the configuration and starts the program
+#                     (srv_spawn for one that stays in the foreground)
+#   SRV_LOGS          files of DIR that `log` prints, in order
+# and ends with `srv_main "$@"`. SRV_NEEDS_BACKEND=1 for a proxy.
+
+# srv_backend: check SRV_BACKEND (HOST:PORT on loopback); sets BACKEND_HOST
+# and BACKEND_PORT.
+srv_backend() {
+    local b=${SRV_BACKEND:-}
+    [ -n "$b" ] || srv_die "SRV_BACKEND=127.0.0.1:PORT must name the server behind the proxy"
+    BACKEND_HOST=${b%:*}
+    BACKEND_PORT=${b##*:}
+    case $BACKEND_HOST in 127.* | localhost) ;;
+        *) srv_die "SRV_BACKEND must be on 127.0.0.0/8, got '$b'" ;;
+    esac
+    srv_check_port "$BACKEND_PORT"
+}
+
+# srv_spawn DIR LOG COMMAND...: run COMMAND in the background in its own
+# session, working folder DIR, no standard input, output to DIR/LOG; its pid
+# goes to DIR/spawn.pid.
+srv_spawn() {
+    local dir=$1 log=$2
+    shift 2
+    (cd "$dir" && exec setsid "$@" </dev/null >"$dir/$log" 2>&1) &
+    printf '%s\n' "$!" >"$dir/spawn.pid"
+}
+
+srv_main_start() {
+    [ $# -eq 2 ] || srv_usage
+    local dir port
+    dir=$(srv_abs_dir "$1"); port=$2
+    srv_check_port "$port"
+    [ "$(id -u)" = 0 ] || srv_die "these test servers need root to start"
+    [ "${SRV_NEEDS_BACKEND:-0}" = 0 ] || srv_backend
+    if srv_port_open "$port"; then
+        srv_note "127.0.0.1:$port is already in use"
+        exit 3
+    fi
+    srv_prepare_dir "$dir" "$SRV_KIND"
+    srv_make_cert "$dir"
+    srv_launch "$dir" "$port"
+    if ! srv_wait_greeting "$port" "srv_pids $dir"; then
+        : >"$dir/.empty"
+        srv_start_failed "$dir" "$dir/.empty" "$SRV_KIND did not come up on 127.0.0.1:$port; log follows"
+        # Ours is stopped: whatever still listens there took the port
+        # between our check and our bind.
+        ! srv_port_open "$port" || exit 3
+        exit 1
+    fi
+}
+
+srv_main_stop() {
+    [ $# -eq 1 ] || srv_usage
+    local dir
+    dir=$(srv_abs_dir "$1")
+    [ -e "$dir" ] || return 0
+    srv_check_ours "$dir" "$SRV_KIND"
+    srv_kill_wait "srv_pids $dir"
+    srv_remove_dir "$dir" "$SRV_KIND"
+}
+
+cmd_log() {
+    [ $# -eq 1 ] || srv_usage
+    local dir f found=
+    dir=$(srv_abs_dir "$1")
+    [ -d "$dir" ] || srv_die "no log in $dir"
+    for f in $SRV_LOGS; do
+        [ -s "$dir/$f" ] || continue
+        found=1
+        printf -- '----- %s -----\n' "$f"
+        cat "$dir/$f"
+    done
+    [ -n "$found" ] || true
+}
+
+cmd_log_to_stderr() {
+    printf -- '----- %s -----\n' "$1" >&2
+    cmd_log "$1" >&2 2>/dev/null || true
+    printf -- '----- end of log -----\n' >&2
+}
+
+srv_main() {
+    SRV_CALLER_PWD=$PWD
+    cd /
+    case ${1:-} in
+        start) shift; srv_main_start "$@" ;;
+        stop) shift; srv_main_stop "$@" ;;
+        log) shift; cmd_log "$@" ;;
+        *) srv_usage ;;
+    esac
+}
+
+# srv_exe_re PATH: PATH (resolved) as an extended regex.
+srv_exe_re() {
+    readlink -f "$1" | sed 's/[][\.*^$(){}+?|]/\\&/g'
+}
+
+# srv_ns_pids EXE_REGEX DIR: live processes whose executable matches and
+# whose mount namespace is the one recorded in DIR/mntns (for a server that
+# runs in a mount namespace of its own, see opensmtpd.sh).
+srv_ns_pids() {
+    local re=$1 dir=$2 ns path target pid
+    [ -s "$dir/mntns" ] || return 0
+    ns=$(cat "$dir/mntns")
+    while IFS=$'\t' read -r path target; do
+        pid=${path#/proc/}; pid=${pid%/exe}
+        target=${target% (deleted)}
+        [[ $target =~ ^($re)$ ]] || continue
+        [ "$(readlink "/proc/$pid/ns/mnt" 2>/dev/null)" = "$ns" ] || continue
+        srv_alive "$pid" && printf '%s\n' "$pid"
+    done < <(find /proc/[0-9]*/exe -maxdepth 0 -printf '%p\t%l\n' 2>/dev/null)
+    return 0
 }

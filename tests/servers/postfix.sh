@@ -51,8 +51,25 @@
 #   working folder is DIR/queue is left, e.g. an smtpd still serving a client (zombies don't count: PID 1 of
 #   this kind of machine does not always reap), killing after a timeout.
 #
+# * POSTFIX_VARIANT picks what listens on PORT (default plain):
+#     plain            smtpd, as above
+#     discard          smtpd with smtpd_discard_ehlo_keywords = dsn, etrn,
+#                      smtputf8: a listener that offers less (server policy)
+#     nochunking       smtpd with CHUNKING discarded: BDAT is refused with a
+#                      5xx reply (Postfix cannot skip a chunk it did not offer)
+#     postscreen       postscreen(8) in front of smtpd, its pregreet test only
+#                      (postscreen_greet_wait = 1s; a client that passed is
+#                      cached and handed to smtpd at once afterwards); the
+#                      loopback client is not allow-listed
+#                      (postscreen_access_list is empty)
+#     postscreen-deep  the same with the deep protocol tests (pipelining,
+#                      non-SMTP command, bare newline): postscreen's own SMTP
+#                      engine answers EHLO and the commands after it, and a
+#                      client never reaches smtpd before it sent RCPT
+#   The greeting is that of Postfix in every variant.
+#
 # Environment: SRV_HOSTNAME (default mail.postfix.test), SRV_START_TIMEOUT,
-# SRV_STOP_TIMEOUT (seconds).
+# SRV_STOP_TIMEOUT (seconds), POSTFIX_VARIANT.
 # shellcheck disable=SC2016,SC2015  # literal $names of postfix-files; a && b || die
 set -euo pipefail
 
@@ -67,6 +84,11 @@ SRV_CALLER_PWD=$PWD
 cd /
 
 POSTFIX=/usr/sbin/postfix
+POSTFIX_VARIANT=${POSTFIX_VARIANT:-plain}
+case $POSTFIX_VARIANT in
+    plain | discard | nochunking | postscreen | postscreen-deep) ;;
+    *) srv_die "POSTFIX_VARIANT must be plain, discard, nochunking, postscreen or postscreen-deep, got '$POSTFIX_VARIANT'" ;;
+esac
 DAEMON_DIR=/usr/lib/postfix/sbin
 
 # run_of DIR: the folder that holds the instance (see "Where" above).
@@ -154,10 +176,11 @@ smtpd_tls_session_cache_database =
 smtp_tls_security_level = none
 tls_random_source = dev:/dev/urandom
 EOF
+    variant_main_cf >>"$dir/etc/main.cf"
     # service type  private unpriv chroot wakeup maxproc command
     cat >"$dir/etc/master.cf" <<EOF
 # throw-away Postfix instance made by tests/servers/postfix.sh
-127.0.0.1:$port inet n - n - - smtpd
+$(variant_master_cf "$port")
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -186,6 +209,40 @@ EOF
     # until the clock has moved on, which made every start 1-2 s slower.
     # Backdate the files instead.
     touch -d '-1 minute' "$dir/etc/main.cf" "$dir/etc/master.cf"
+}
+
+# variant_main_cf: the main.cf lines of POSTFIX_VARIANT.
+variant_main_cf() {
+    printf '\n# variant %s\n' "$POSTFIX_VARIANT"
+    case $POSTFIX_VARIANT in
+        discard) echo 'smtpd_discard_ehlo_keywords = dsn, etrn, smtputf8' ;;
+        nochunking) echo 'smtpd_discard_ehlo_keywords = chunking' ;;
+        postscreen | postscreen-deep)
+            # Loopback is in mynetworks, which the default access list
+            # (permit_mynetworks) would hand to smtpd untested.
+            echo 'postscreen_access_list ='
+            echo 'postscreen_dnsbl_sites ='
+            echo 'postscreen_greet_wait = 1s'
+            if [ "$POSTFIX_VARIANT" = postscreen-deep ]; then
+                echo 'postscreen_pipelining_enable = yes'
+                echo 'postscreen_non_smtp_command_enable = yes'
+                echo 'postscreen_bare_newline_enable = yes'
+            fi
+            ;;
+    esac
+}
+
+# variant_master_cf PORT: the master.cf lines that listen on PORT.
+variant_master_cf() {
+    case $POSTFIX_VARIANT in
+        postscreen | postscreen-deep)
+            echo "127.0.0.1:$1 inet n - n - 1 postscreen"
+            echo "smtpd     pass  -       -       n       -       -       smtpd"
+            echo "dnsblog   unix  -       -       n       -       0       dnsblog"
+            echo "tlsproxy  unix  -       -       n       -       0       tlsproxy"
+            ;;
+        *) echo "127.0.0.1:$1 inet n - n - - smtpd" ;;
+    esac
 }
 
 # make_queue DIR: DIR/queue and DIR/data laid out as Postfix's own
