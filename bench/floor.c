@@ -7,9 +7,11 @@
  *
  * ADDRESS is a numeric IPv4 or IPv6 address (no resolver: it would pull in
  * NSS). Blocking socket, one recv() per block of up to 4 KiB, each command
- * in one send(). Only libc; bench/run links it with -static when libc.a is
- * there, so it pays no dynamic loader either. Prints "FLOOR OK" (exit 0) or
- * "FLOOR CRITICAL - <why>" (exit 2).
+ * in one send(). Only libc. bench/run links it twice: dynamically, the way
+ * the plugin is (PIE, -Wl,--as-needed), the reference of its ratios and
+ * wall target; and with -static when libc.a is there, which shows what the
+ * dynamic loader costs. Prints "FLOOR OK" (exit 0) or "FLOOR CRITICAL -
+ * <why>" (exit 2).
  *
  * Not a plugin and not a parser: a reply ends at the first line whose fourth
  * octet is not '-'; grammar, limits beyond the buffer and verdicts are the

@@ -1,34 +1,48 @@
 /*
  * parser_bench.c - throughput of libsmtpfixup's streaming reply parser
- * (lib/sf_reply.c), for bench/run (issue 8).
+ * (lib/sf_reply.c), for bench/run (issues 8 and 12).
  *
- *   parser_bench [SECONDS [chunk4096|byte]]
+ *   parser_bench [SECONDS [ehlo|long [chunk4096|byte]]]
  *
- * Input: EHLO replies as real servers send them (Postfix, Exim, Exchange,
- * Gmail, Sendmail, OpenSMTPD, and one masked by a Cisco ASA), repeated to
- * fill a buffer of BENCH_INPUT octets. Each pass feeds the whole buffer to a
- * fresh parser the way the plugin does: feed, then take and free every
- * complete reply (plugins/session.c consume()). Two ways of feeding:
+ * Two inputs, each repeated to fill a buffer of BENCH_INPUT octets:
+ *
+ *   ehlo  EHLO replies as real servers send them (Postfix, Exim, Exchange,
+ *         Gmail, Sendmail, OpenSMTPD, and one masked by a Cisco ASA)
+ *   long  the longest reply the parser takes by its default limits
+ *         (sf_common.h): as many lines of SF_REPLY_LINE_MAX octets as
+ *         SF_REPLY_BYTES_MAX and SF_REPLY_LINES_MAX allow
+ *
+ * Each pass feeds the whole buffer to a fresh parser the way the plugin
+ * does: feed, then take and free every complete reply (plugins/session.c).
+ * Two ways of feeding:
  *
  *   chunk4096  4 KiB per sf_parser_feed() (a read() of a busy socket)
  *   byte       one octet per sf_parser_feed() (a peer that drips)
  *
- * For each, passes run for about SECONDS (default 0.5) split in five
- * rounds; the best round is reported, since anything else on the machine
- * only ever makes a round slower. A third argument runs one way only (to
- * profile it under callgrind). MB is 10^6 octets. Output, one line per
- * way, for bench/run to read:
+ * A linear parser costs about the same per octet on both inputs (less on
+ * the long one: fewer replies to allocate); one whose cost per feed grows
+ * with what it holds (a rescan of the reply so far) is many times slower
+ * per octet on the long one, above all fed one octet at a time.
  *
- *   parser chunk4096 MBps=812.4 replies=12345 octets=1048576
+ * For each input and way, passes run for about SECONDS (default 0.5) split
+ * in five rounds; the best round is reported, since anything else on the
+ * machine only ever makes a round slower. Further arguments run one input
+ * or one way only (to profile it under callgrind). MB is 10^6 octets.
+ * Output, one line per input and way, for bench/run to read:
  *
- * Exit 1 if the parser rejects the input or the reply count is wrong: the
+ *   parser ehlo chunk4096 MBps=812.4 replies=4521 octets=1048305
+ *
+ * Exit 1 if the parser rejects an input or the reply count is wrong: the
  * figure would then not measure the parser's normal path.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "sf_common.h"
 #include "sf_reply.h"
 
 #define BENCH_INPUT ((size_t)1 << 20) /* octets of replies per pass: 1 MiB */
@@ -125,24 +139,51 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Fill buf with whole replies, cycling through the list, up to cap octets.
- * Sets *len and returns the number of replies. */
-static size_t make_input(char *buf, size_t cap, size_t *len)
+/* Fill buf with whole copies of the n replies, cycling through them, up
+ * to cap octets. Sets *len and returns the number of replies. */
+static size_t make_input(char *buf, size_t cap, const char *const *r, size_t n, size_t *len)
 {
-	size_t n = 0, off = 0;
+	size_t i = 0, off = 0;
 
 	for (;;) {
-		const char *r = replies[n % NREPLIES];
-		size_t rl = strlen(r);
+		size_t rl = strlen(r[i % n]);
 
 		if (off + rl > cap)
 			break;
-		memcpy(buf + off, r, rl);
+		memcpy(buf + off, r[i % n], rl);
 		off += rl;
-		n++;
+		i++;
 	}
 	*len = off;
-	return n;
+	return i;
+}
+
+/* The longest reply the default limits take: lines of SF_REPLY_LINE_MAX
+ * octets (code, separator, words of text), each with CRLF, as many as fit
+ * in SF_REPLY_BYTES_MAX and SF_REPLY_LINES_MAX. NULL if out of memory. */
+static char *long_reply(size_t *nlines)
+{
+	const size_t line = SF_REPLY_LINE_MAX + 2;
+	size_t n = SF_REPLY_BYTES_MAX / line;
+	char *r, *q;
+
+	if (n > SF_REPLY_LINES_MAX)
+		n = SF_REPLY_LINES_MAX;
+	r = malloc(n * line + 1);
+	if (r == NULL)
+		return NULL;
+	q = r;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(q, i + 1 < n ? "250-" : "250 ", 4);
+		for (size_t k = 4; k < SF_REPLY_LINE_MAX; k++)
+			q[k] = (k % 8 == 7) ? ' ' : (char)('a' + (k + i) % 26);
+		q[SF_REPLY_LINE_MAX] = '\r';
+		q[SF_REPLY_LINE_MAX + 1] = '\n';
+		q += line;
+	}
+	*q = '\0';
+	*nlines = n;
+	return r;
 }
 
 /* Take and free every complete reply; -1 on a parse error. */
@@ -185,8 +226,8 @@ static long pass(const char *buf, size_t len, size_t step)
 }
 
 /* Best MB/s over BENCH_ROUNDS rounds of about seconds/BENCH_ROUNDS each. */
-static int measure(const char *name, const char *buf, size_t len, size_t nrep, size_t step,
-		   double seconds)
+static int measure(const char *input, const char *way, const char *buf, size_t len, size_t nrep,
+		   size_t step, double seconds)
 {
 	double best = 0;
 
@@ -198,8 +239,8 @@ static int measure(const char *name, const char *buf, size_t len, size_t nrep, s
 			long got = pass(buf, len, step);
 
 			if (got != (long)nrep) {
-				fprintf(stderr, "parser_bench: %s: %ld replies, expected %zu\n",
-					name, got, nrep);
+				fprintf(stderr, "parser_bench: %s %s: %ld replies, expected %zu\n",
+					input, way, got, nrep);
 				return -1;
 			}
 			octets += len;
@@ -208,26 +249,39 @@ static int measure(const char *name, const char *buf, size_t len, size_t nrep, s
 		if ((double)octets / t / 1e6 > best)
 			best = (double)octets / t / 1e6;
 	}
-	printf("parser %s MBps=%.1f replies=%zu octets=%zu\n", name, best, nrep, len);
+	printf("parser %s %s MBps=%.1f replies=%zu octets=%zu\n", input, way, best, nrep, len);
 	return 0;
 }
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: parser_bench [SECONDS (0-60] [chunk4096|byte]]\n");
+	fprintf(stderr, "usage: parser_bench [SECONDS (0-60] [ehlo|long [chunk4096|byte]]]\n");
 	return 2;
+}
+
+/* Whether arg (NULL: no choice made) selects name. */
+static int chosen(const char *arg, const char *name)
+{
+	return arg == NULL || strcmp(arg, name) == 0;
 }
 
 int main(int argc, char **argv)
 {
 	double seconds = 0.5;
-	const char *only = argc > 2 ? argv[2] : NULL;
-	size_t len, nrep;
-	char *buf;
+	const char *only_input = argc > 2 ? argv[2] : NULL;
+	const char *only_way = argc > 3 ? argv[3] : NULL;
+	static const struct {
+		const char *name;
+		size_t step;
+	} ways[] = { { "chunk4096", 4096 }, { "byte", 1 } };
+	const char *long_one[1];
+	size_t nlines;
+	char *buf, *lr;
 	int rc = 0;
 
-	if (argc > 3 ||
-	    (only != NULL && strcmp(only, "chunk4096") != 0 && strcmp(only, "byte") != 0))
+	if (argc > 4 || (only_input != NULL && !chosen(only_input, "ehlo") &&
+			 !chosen(only_input, "long")) ||
+	    (only_way != NULL && !chosen(only_way, "chunk4096") && !chosen(only_way, "byte")))
 		return usage();
 	if (argc > 1) {
 		char *end;
@@ -237,13 +291,27 @@ int main(int argc, char **argv)
 			return usage();
 	}
 	buf = malloc(BENCH_INPUT);
-	if (buf == NULL)
+	lr = long_reply(&nlines);
+	if (buf == NULL || lr == NULL) {
+		free(buf);
+		free(lr);
 		return 1;
-	nrep = make_input(buf, BENCH_INPUT, &len);
-	if (only == NULL || strcmp(only, "chunk4096") == 0)
-		rc |= measure("chunk4096", buf, len, nrep, 4096, seconds);
-	if (only == NULL || strcmp(only, "byte") == 0)
-		rc |= measure("byte", buf, len, nrep, 1, seconds);
+	}
+	long_one[0] = lr;
+	for (int in = 0; in < 2; in++) {
+		const char *name = in == 0 ? "ehlo" : "long";
+		size_t len, nrep;
+
+		if (!chosen(only_input, name))
+			continue;
+		nrep = in == 0 ? make_input(buf, BENCH_INPUT, replies, NREPLIES, &len)
+			       : make_input(buf, BENCH_INPUT, long_one, 1, &len);
+		for (size_t w = 0; w < sizeof ways / sizeof ways[0]; w++)
+			if (chosen(only_way, ways[w].name))
+				rc |= measure(name, ways[w].name, buf, len, nrep, ways[w].step,
+					      seconds);
+	}
+	free(lr);
 	free(buf);
 	return rc != 0;
 }
