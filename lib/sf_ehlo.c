@@ -100,17 +100,23 @@ int sf_ehlo_parse(const struct sf_reply *r, struct sf_ehlo **out)
 	e->domain = domcopy;
 	e->greeting = rest;
 	e->greeting_masked = sf_is_x_mask(text, len, NULL);
-	e->next = r->nlines - 1;
+	e->next = 0;
 	e->ext = NULL;
-	if (e->next > 0) {
-		e->ext = calloc(e->next, sizeof *e->ext);
+	if (r->nlines > 1) {
+		e->ext = calloc(r->nlines - 1, sizeof *e->ext);
 		if (e->ext == NULL) {
 			free(e);
 			return -1;
 		}
 	}
-	for (size_t i = 0; i < e->next; i++)
-		parse_ext(r, i + 1, &e->ext[i]);
+	/* a line with no keyword ("250 " closing smtp-sink's list) offers
+	 * nothing: not an extension */
+	for (size_t i = 1; i < r->nlines; i++) {
+		size_t tlen;
+		const char *t = sf_reply_text(r, i, &tlen);
+		if (sf_skip_blanks(t, tlen, 0) < tlen)
+			parse_ext(r, i, &e->ext[e->next++]);
+	}
 	*out = e;
 	return 0;
 }

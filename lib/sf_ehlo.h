@@ -30,7 +30,7 @@ struct sf_ehlo_ext {
 struct sf_ehlo {
 	const char *domain;   /* first token of line 1's text, NUL-terminated copy */
 	const char *greeting; /* rest of line 1's text after the domain, "" if none (points into the reply) */
-	size_t next;          /* number of extensions = reply lines after the first */
+	size_t next;          /* number of extensions: reply lines after the first that hold a keyword */
 	struct sf_ehlo_ext *ext;
 	int greeting_masked;  /* line 1's text is an X mask */
 };

@@ -714,19 +714,137 @@ static int judge_probe(const struct sf_probe *p, const struct sf_ehlo *e,
 	return evidence_reply(f, p->reply);
 }
 
-/* --- the reference path (--reference) ----------------------------------- */
+/* --- comparing greetings ------------------------------------------------------ */
 
-/* 1 if two replies have the same lines, octet for octet. */
-static int same_reply(const struct sf_reply *a, const struct sf_reply *b)
+/* Words that change with the date. */
+static int is_date_word(const char *s, size_t n)
 {
-	if (a->nlines != b->nlines)
-		return 0;
-	for (size_t i = 0; i < a->nlines; i++)
-		if (a->lines[i].len != b->lines[i].len ||
-		    memcmp(a->lines[i].raw, b->lines[i].raw, a->lines[i].len) != 0)
+	static const char *const words[] = {
+		"mon", "tue", "wed", "thu", "fri", "sat", "sun", "monday", "tuesday", "wednesday",
+		"thursday", "friday", "saturday", "sunday", "jan", "feb", "mar", "apr", "may", "jun",
+		"jul", "aug", "sep", "oct", "nov", "dec", "january", "february", "march", "april",
+		"june", "july", "august", "september", "october", "november", "december",
+	};
+
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+		if (sf_ci_word(s, n, words[i]))
+			return 1;
+	return 0;
+}
+
+static int is_hex_run(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F')))
 			return 0;
 	return 1;
 }
+
+/* A run of letters and digits that changes per connection: with a digit,
+ * 16 or more long (base64-like ids), or a day or month name. */
+static int volatile_run(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] >= '0' && s[i] <= '9')
+			return 1;
+	return n >= 16 || is_date_word(s, n);
+}
+
+/* Append c to out at *o when it fits (one octet is kept for the NUL). */
+static void key_put(char *out, size_t outsz, size_t *o, char c)
+{
+	if (*o + 1 < outsz)
+		out[(*o)++] = c;
+}
+
+/* One token into the key. In the first (the host name) each run of
+ * letters and digits stands alone; in a later token a volatile run makes
+ * the whole token volatile (8.17.1/8.17.1, a UUID), and so does a
+ * bracketed hex id such as "(9D7529)" or "[ABCDEF]". */
+static void key_token(const char *t, size_t n, int first, char *out, size_t outsz, size_t *o)
+{
+	int whole = 0;
+	size_t i = 0;
+
+	if (!first) {
+		size_t a = 0;
+		while (a < n && !sf_is_alnum((unsigned char)t[a]))
+			a++;
+		for (size_t k = a; k < n && !whole;) {
+			size_t e = k;
+			while (e < n && sf_is_alnum((unsigned char)t[e]))
+				e++;
+			whole = e > k && volatile_run(t + k, e - k);
+			while (e < n && !sf_is_alnum((unsigned char)t[e]))
+				e++;
+			k = e;
+		}
+		if (!whole && n >= 4 && strchr("([<", t[0]) != NULL && strchr(")]>", t[n - 1]) != NULL)
+			whole = is_hex_run(t + 1, n - 2) && n - 2 >= 4;
+	}
+	while (i < n) {
+		size_t e = i;
+		if (!sf_is_alnum((unsigned char)t[i])) {
+			key_put(out, outsz, o, t[i++]);
+			continue;
+		}
+		while (e < n && sf_is_alnum((unsigned char)t[e]))
+			e++;
+		if (whole || volatile_run(t + i, e - i)) {
+			key_put(out, outsz, o, '#');
+		} else {
+			for (size_t k = i; k < e; k++)
+				key_put(out, outsz, o, (char)sf_lower((unsigned char)t[k]));
+		}
+		i = e;
+	}
+}
+
+size_t sf_greeting_key(const char *line, size_t len, char *out, size_t outsz)
+{
+	const char *text = len > 4 ? line + 4 : "";
+	size_t tlen = len > 4 ? len - 4 : 0, o = 0, stars = 0, other = 0;
+	struct sf_tokens it;
+	const char *tok;
+	size_t toklen;
+	int first = 1;
+
+	if (outsz == 0)
+		return 0;
+	for (size_t i = 0; i < 3 && i < len; i++)
+		key_put(out, outsz, &o, line[i]);
+	for (size_t i = 0; i < tlen; i++) {
+		stars += text[i] == '*';
+		other += text[i] != '*' && text[i] != '2' && text[i] != '0' && !sf_is_blank((unsigned char)text[i]);
+	}
+	if (stars > 0 && other == 0) {
+		/* a mask keeps the digits 2 and 0 of a date: only its being a mask counts */
+		for (const char *m = " <masked>"; *m; m++)
+			key_put(out, outsz, &o, *m);
+		out[o] = '\0';
+		return o;
+	}
+	sf_tokens_init(&it, text, tlen);
+	while (sf_tokens_next(&it, &tok, &toklen)) {
+		key_put(out, outsz, &o, ' ');
+		key_token(tok, toklen, first, out, outsz, &o);
+		first = 0;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/* 1 if two greeting lines have the same key. */
+static int same_greeting(const char *a, size_t alen, const char *b, size_t blen)
+{
+	char ka[2 * SF_REPLY_LINE_MAX + 8], kb[2 * SF_REPLY_LINE_MAX + 8];
+
+	sf_greeting_key(a, alen, ka, sizeof ka);
+	sf_greeting_key(b, blen, kb, sizeof kb);
+	return strcmp(ka, kb) == 0;
+}
+
+/* --- the reference path (--reference) ----------------------------------- */
 
 /* A reference keyword that the checked list lacks (masked lines carry no
  * keyword, so a masked one is lacking too). */
@@ -772,7 +890,8 @@ static int judge_ref_banner(const struct sf_verdict_input *in, struct sf_verdict
 	struct sbuf b = {0};
 	struct sf_finding *f;
 
-	if (same_reply(in->greeting, in->ref_greeting))
+	if (same_greeting(in->greeting->lines[0].raw, in->greeting->lines[0].len,
+			  in->ref_greeting->lines[0].raw, in->ref_greeting->lines[0].len))
 		return 0;
 	sb_puts(&b, "greeting differs from the reference path's");
 	f = finding_add(v, SF_FIND_REF_BANNER, NULL, &b);
@@ -808,11 +927,10 @@ static int judge_baseline(const struct sf_verdict_input *in, const struct sf_ehl
 	for (size_t i = 0; i < in->nbaseline_kw; i++)
 		n += baseline_lacking(in->baseline_kw[i], e) ? 1U : 0U;
 	v->baseline_gone = (unsigned)n;
-	banner_changed = in->baseline_banner_cut
-				 ? g->len < strlen(in->baseline_banner) ||
-					   memcmp(in->baseline_banner, g->raw, strlen(in->baseline_banner)) != 0
-				 : strlen(in->baseline_banner) != g->len ||
-					   memcmp(in->baseline_banner, g->raw, g->len) != 0;
+	/* a banner kept cut is compared with as much of today's */
+	banner_changed = !same_greeting(in->baseline_banner, strlen(in->baseline_banner), g->raw,
+					in->baseline_banner_cut && g->len > strlen(in->baseline_banner)
+						? strlen(in->baseline_banner) : g->len);
 	if (n > 0) {
 		sb_putz(&b, n);
 		sb_puts(&b, n > 1 ? " extensions gone since the last clean run: "
@@ -827,6 +945,11 @@ static int judge_baseline(const struct sf_verdict_input *in, const struct sf_ehl
 	if (banner_changed)
 		sb_puts(&b, n > 0 ? "; greeting changed since the last clean run"
 				  : "greeting changed since the last clean run");
+	if ((n > 0 || banner_changed) && in->baseline_since != NULL) {
+		sb_puts(&b, " (");
+		sb_puts(&b, in->baseline_since);
+		sb_puts(&b, ")");
+	}
 	if (n == 0 && !banner_changed)
 		return b.failed ? -1 : 0;
 	f = finding_add(v, SF_FIND_BASELINE_CHANGED, NULL, &b);

@@ -145,6 +145,7 @@ struct sf_verdict_input {
 	const char *const *baseline_kw;      /* clean run and its keywords; banner NULL when */
 	size_t nbaseline_kw;                 /* there is none */
 	int baseline_banner_cut;             /* the banner kept is only the start of the line */
+	const char *baseline_since;          /* when that run was, in words; NULL: not said */
 	enum sf_state time_state;            /* the response time against -w/-c */
 	double time_total;                   /* the response time (s) */
 	const enum sf_state *state_of;       /* SF_FIND__COUNT states by kind, the user's overrides; NULL: defaults */
@@ -174,6 +175,16 @@ int sf_verdict_make(const struct sf_verdict_input *in, struct sf_verdict **out);
 
 /* Release it. NULL is a no-op. */
 void sf_verdict_free(struct sf_verdict *v);
+
+/* What identifies a greeting line across connections, into out (size
+ * outsz, NUL-terminated; cut when it does not fit): its code, the host
+ * name and the product words in lower case, punctuation kept, and "#" for
+ * what changes per connection -- numbers, dates and times (day and month
+ * names too), session and queue ids, hex or base64 tokens, the client's
+ * address. A masked greeting keys as "<masked>". Two greetings of the same
+ * software on the same path have the same key (doc/inspection-boxes.md 5).
+ * Returns the key's length. */
+size_t sf_greeting_key(const char *line, size_t len, char *out, size_t outsz);
 
 /* What the lookup of a domain's mail servers (-D) found. */
 enum sf_domain {

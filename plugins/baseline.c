@@ -3,9 +3,14 @@
  *
  * The state is one data line (libmonitoringplug writes it after its own
  * header "# NP State file", its format version, our data version and the
- * time): "C:" or "W:" (banner cut or whole), the first greeting line in
- * hex (at most BASELINE_BANNER_MAX octets of it), a tab, the keywords
- * comma-separated (as many as fit in BASELINE_LINE_MAX).
+ * time): the baseline, and optionally a tab, the candidate (a change seen
+ * in otherwise clean runs), a tab and how many runs in a row showed it.
+ * Each of the two is "C:" or "W:" (banner cut or whole), the first greeting
+ * line in hex (at most BASELINE_BANNER_MAX octets of it), a tab, the
+ * keywords comma-separated (as many as fit in BASELINE_LINE_MAX).
+ *
+ * Greetings are compared by their keys (sf_greeting_key): what changes per
+ * connection on a healthy server does not count.
  */
 #include "baseline.h"
 
@@ -23,6 +28,7 @@
 
 #include "guard.h"
 #include "sf_ascii.h"
+#include "sf_verdict.h"
 
 #define STATE_READ_MAX 4096U /* octets of the state file we read */
 
@@ -181,6 +187,42 @@ static char *next_line(char **p)
 	return line;
 }
 
+/* The data line: baseline, then maybe the candidate and its count. */
+static int parse_line(char *line, struct baseline *bl, time_t since)
+{
+	char *t1 = strchr(line, '\t');
+	char *t2 = t1 != NULL ? strchr(t1 + 1, '\t') : NULL;
+	char cand[BASELINE_LINE_MAX + 1] = "";
+	unsigned runs = 0;
+
+	if (t2 != NULL) {
+		/* "cand-banner\tcand-kw\tN" after the baseline's two fields */
+		char *t3 = strchr(t2 + 1, '\t'), *t4, *end;
+		unsigned long n;
+		struct baseline probe;
+
+		t4 = t3 != NULL ? strrchr(t3 + 1, '\t') : NULL;
+		if (t3 == NULL || t4 == NULL)
+			return -1;
+		errno = 0;
+		n = strtoul(t4 + 1, &end, 10);
+		if (errno != 0 || end == t4 + 1 || *end != '\0' || n > 1000)
+			return -1;
+		*t4 = '\0';
+		if (strlen(t2 + 1) > BASELINE_LINE_MAX || baseline_parse(t2 + 1, &probe) != 0)
+			return -1;
+		snprintf(cand, sizeof cand, "%s", t2 + 1);
+		runs = (unsigned)n;
+		*t2 = '\0';
+	}
+	if (baseline_parse(line, bl) != 0)
+		return -1;
+	bl->since = since;
+	snprintf(bl->cand, sizeof bl->cand, "%s", cand);
+	bl->cand_runs = runs;
+	return 0;
+}
+
 /* Parse the whole file (libmonitoringplug's layout) into bl; -1 if it is
  * not a state of ours. */
 static int parse_state(char *text, struct baseline *bl)
@@ -201,10 +243,7 @@ static int parse_state(char *text, struct baseline *bl)
 	if (nf < 3 || line == NULL || field[0] != NP_STATE_FORMAT_VERSION ||
 	    field[1] != BASELINE_VERSION)
 		return -1;
-	if (baseline_parse(line, bl) != 0)
-		return -1;
-	bl->since = (time_t)field[2];
-	return 0;
+	return parse_line(line, bl, (time_t)field[2]);
 }
 
 int baseline_load(struct baseline *bl, int *unreadable, char *why, size_t whysz)
@@ -290,10 +329,10 @@ static int writable(const char *path, char *why, size_t whysz)
 	return 0;
 }
 
-int baseline_keep(const struct session_result *r, char *why, size_t whysz)
+/* Write data as the state, dated since (0: now). */
+static int write_state(char *data, time_t since, char *why, size_t whysz)
 {
 	const char *path = state_file();
-	char line[BASELINE_LINE_MAX + 1];
 
 	if (path == NULL) {
 		snprintf(why, whysz, "no state file name");
@@ -301,11 +340,88 @@ int baseline_keep(const struct session_result *r, char *why, size_t whysz)
 	}
 	if (writable(path, why, whysz) != 0)
 		return -1;
-	baseline_format(r, line);
 	guard_begin("cannot keep the baseline");
-	np_state_write_string(0, line);
+	np_state_write_string(since, data);
 	guard_end();
 	return 0;
+}
+
+int baseline_keep(const struct session_result *r, char *why, size_t whysz)
+{
+	char line[BASELINE_LINE_MAX + 1];
+
+	baseline_format(r, line);
+	return write_state(line, 0, why, whysz);
+}
+
+/* 1 if two state lines say the same: greeting keys and keyword lists. */
+static int same_line(const char *a, const char *b)
+{
+	struct baseline x, y;
+	char kx[2 * SF_REPLY_LINE_MAX + 8], ky[sizeof kx];
+
+	if (baseline_parse(a, &x) != 0 || baseline_parse(b, &y) != 0 || x.nkw != y.nkw)
+		return 0;
+	sf_greeting_key(x.banner, strlen(x.banner), kx, sizeof kx);
+	sf_greeting_key(y.banner, strlen(y.banner), ky, sizeof ky);
+	if (strcmp(kx, ky) != 0)
+		return 0;
+	for (size_t i = 0; i < x.nkw; i++)
+		if (!sf_ci_equal(x.kw[i], y.kw[i]))
+			return 0;
+	return 1;
+}
+
+/* bl's own line into data (size BASELINE_LINE_MAX + 1). */
+static void own_line(const struct baseline *bl, char *data, size_t size)
+{
+	int n = snprintf(data, size, "%c:", bl->cut ? 'C' : 'W');
+
+	for (size_t i = 0; bl->banner[i] != '\0' && n > 0 && (size_t)n + 3 < size; i++)
+		n += snprintf(data + n, size - (size_t)n, "%02X", (unsigned char)bl->banner[i]);
+	n += snprintf(data + n, size - (size_t)n, "\t");
+	for (size_t i = 0; i < bl->nkw && (size_t)n < size; i++)
+		n += snprintf(data + n, size - (size_t)n, "%s%s", i ? "," : "", bl->kw[i]);
+}
+
+int baseline_forget_candidate(const struct baseline *bl, char *why, size_t whysz)
+{
+	char data[BASELINE_LINE_MAX + 1];
+
+	if (bl->cand[0] == '\0')
+		return 0;
+	own_line(bl, data, sizeof data);
+	return write_state(data, bl->since, why, whysz);
+}
+
+int baseline_candidate(const struct baseline *bl, const struct session_result *r, int *adopted,
+		       unsigned *runs, char *why, size_t whysz)
+{
+	char now[BASELINE_LINE_MAX + 1], data[3 * BASELINE_LINE_MAX + 32];
+	size_t n;
+
+	baseline_format(r, now);
+	*runs = bl->cand[0] != '\0' && same_line(bl->cand, now) ? bl->cand_runs + 1 : 1;
+	*adopted = *runs >= BASELINE_ADOPT;
+	if (*adopted)
+		return write_state(now, 0, why, whysz);
+	/* the baseline as it was (its own line again), then the candidate */
+	own_line(bl, data, BASELINE_LINE_MAX + 1);
+	n = strlen(data);
+	snprintf(data + n, sizeof data - n, "\t%s\t%u", now, *runs);
+	/* the baseline keeps its date: "since" stays true */
+	return write_state(data, bl->since, why, whysz);
+}
+
+void baseline_since(const struct baseline *bl, char *buf, size_t bufsz)
+{
+	struct tm tm;
+
+	if (bl->since <= 0 || gmtime_r(&bl->since, &tm) == NULL) {
+		snprintf(buf, bufsz, "at an unknown time");
+		return;
+	}
+	strftime(buf, bufsz, "%Y-%m-%d %H:%M UTC", &tm);
 }
 
 void baseline_release(void)

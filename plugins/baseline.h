@@ -16,7 +16,8 @@
 
 #include "session.h"
 
-#define BASELINE_VERSION 1
+#define BASELINE_VERSION 2
+#define BASELINE_ADOPT 3 /* identical changed runs that make the change the new baseline */
 #define BASELINE_BANNER_MAX 300U
 #define BASELINE_LINE_MAX 1000U
 #define BASELINE_KW_MAX 64U
@@ -32,6 +33,10 @@ struct baseline {
 	const char *kw[BASELINE_KW_MAX];
 	size_t nkw;
 	time_t since;                      /* when it was recorded */
+	/* A change seen in runs otherwise clean, waiting to become the
+	 * baseline after BASELINE_ADOPT identical runs in a row. */
+	char cand[BASELINE_LINE_MAX + 1];  /* its state line ("" if none) */
+	unsigned cand_runs;                /* runs in a row that showed it */
 };
 
 /* The state key for host and port into buf; -1 if it does not fit. */
@@ -54,6 +59,22 @@ int baseline_load(struct baseline *bl, int *unreadable, char *why, size_t whysz)
 
 /* Record r as the new baseline. -1 with why when it cannot be written. */
 int baseline_keep(const struct session_result *r, char *why, size_t whysz);
+
+/* A run that differs from bl only by what the baseline compares, and is
+ * otherwise clean: count it towards making it the new baseline, and make
+ * it so after BASELINE_ADOPT identical runs in a row (a greeting or list
+ * that changed for good stops warning). *adopted says whether it was.
+ * -1 with why when the state cannot be written. */
+int baseline_candidate(const struct baseline *bl, const struct session_result *r, int *adopted,
+		       unsigned *runs, char *why, size_t whysz);
+
+/* A run that is neither clean nor only changed: the change in waiting
+ * is no longer seen in a row; drop it. -1 with why when the state cannot
+ * be written. */
+int baseline_forget_candidate(const struct baseline *bl, char *why, size_t whysz);
+
+/* The time bl was recorded, "YYYY-MM-DD HH:MM UTC", into buf. */
+void baseline_since(const struct baseline *bl, char *buf, size_t bufsz);
 
 /* Free what np_cleanup() forgets (the state file's name). */
 void baseline_release(void);

@@ -243,6 +243,7 @@ struct facts {
 	struct sf_conv tls_conv, ref_conv;
 	struct sf_probe probes[SESSION_PROBES];
 	char name[HOST_MAX + 16], ref_name[HOST_MAX + 16];
+	char since[40];
 };
 
 static void fill_reference(const struct plan *p, struct facts *f)
@@ -308,6 +309,8 @@ static void fill_facts(const struct config *cfg, const struct plan *p, const str
 	in->nprobes = r->probes_sent;
 	fill_reference(p, f);
 	if (bl != NULL && bl->have) {
+		baseline_since(bl, f->since, sizeof f->since);
+		in->baseline_since = f->since;
 		in->baseline_banner = bl->banner;
 		in->baseline_banner_cut = bl->cut;
 		in->baseline_kw = bl->kw;
@@ -455,13 +458,71 @@ static int nothing_to_check(const struct run *r)
 	return -1;
 }
 
+/* 1 if the only findings that are not OK are the baseline's. */
+static int only_baseline_changed(const struct sf_verdict *v)
+{
+	int seen = 0;
+
+	for (size_t i = 0; i < v->nfindings; i++) {
+		if (v->findings[i].state == SF_OK)
+			continue;
+		if (v->findings[i].kind != SF_FIND_BASELINE_CHANGED)
+			return 0;
+		seen = 1;
+	}
+	return seen;
+}
+
+/* --baseline after the verdict: a clean run becomes the baseline; a run
+ * that differs from it only in what the baseline compares counts towards
+ * the change becoming the new baseline (BASELINE_ADOPT runs in a row), so
+ * that a warning about a change made on purpose clears by itself. Returns
+ * the state it adds: UNKNOWN when the state cannot be written. */
+static enum sf_state keep_baseline(struct run *r, char *note)
+{
+	const struct session_result *s = &r->plan.tg[0].sess.r;
+	int held = s->outcome == SESS_COMPLETE && s->greeting != NULL && s->greeting->code == 220 &&
+		   s->ehlo_list != NULL;
+	char why[BASELINE_WHY_MAX];
+	int adopted = 0;
+	unsigned runs = 0;
+
+	if (held && r->v[0]->state == SF_OK) {
+		if (baseline_keep(s, why, sizeof why) != 0) {
+			note_append(note, "cannot keep the baseline: %s", why);
+			return SF_UNKNOWN;
+		}
+		if (!r->bl.have)
+			note_append(note, "baseline recorded (first run)");
+		return SF_OK;
+	}
+	if (held && r->bl.have && only_baseline_changed(r->v[0])) {
+		if (baseline_candidate(&r->bl, s, &adopted, &runs, why, sizeof why) != 0) {
+			note_append(note, "cannot keep the baseline: %s", why);
+			return SF_UNKNOWN;
+		}
+		if (adopted)
+			note_append(note, "the same change in %u runs in a row: it is the baseline from now on", runs);
+		else
+			note_append(note, "the same change in %u more run%s in a row makes it the new baseline",
+				    BASELINE_ADOPT - runs, BASELINE_ADOPT - runs == 1 ? "" : "s");
+		return SF_OK;
+	}
+	if (!r->bl.have) {
+		note_append(note, "no baseline recorded yet: this run is not clean");
+	} else if (baseline_forget_candidate(&r->bl, why, sizeof why) != 0) {
+		note_append(note, "cannot keep the baseline: %s", why);
+		return SF_UNKNOWN;
+	}
+	return SF_OK;
+}
+
 /* Judge every target, keep the baseline, report. */
 static enum sf_state judge_and_report(struct run *r, enum sf_state extra, char *note)
 {
 	const struct config *cfg = &r->cfg;
 	struct plan *p = &r->plan;
 	struct facts f;
-	char why[BASELINE_WHY_MAX];
 
 	r->v = calloc(p->n, sizeof *r->v);
 	for (size_t i = 0; r->v != NULL && i < p->n; i++) {
@@ -475,19 +536,8 @@ static enum sf_state judge_and_report(struct run *r, enum sf_state extra, char *
 		report_status(SF_UNKNOWN, "out of memory while judging the replies");
 		return SF_UNKNOWN;
 	}
-	if (cfg->baseline) {
-		const struct session_result *s = &p->tg[0].sess.r;
-		int clean = s->outcome == SESS_COMPLETE && s->greeting != NULL &&
-			    s->greeting->code == 220 && s->ehlo_list != NULL && r->v[0]->state == SF_OK;
-		if (!clean && !r->bl.have) {
-			note_append(note, "no baseline recorded yet: this run is not clean");
-		} else if (clean && baseline_keep(s, why, sizeof why) != 0) {
-			note_append(note, "cannot keep the baseline: %s", why);
-			extra = sf_state_worst(extra, SF_UNKNOWN);
-		} else if (clean && !r->bl.have) {
-			note_append(note, "baseline recorded (first run)");
-		}
-	}
+	if (cfg->baseline)
+		extra = sf_state_worst(extra, keep_baseline(r, note));
 	return report_check(cfg, p, r->v, note, extra);
 }
 

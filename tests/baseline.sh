@@ -69,12 +69,39 @@ case_stripped() {
 	emu_on "$PORT" strip
 	check
 	expect_rc 1
-	expect_first '^SMTP FIXUP WARNING - 5 extensions gone since the last clean run: VRFY, ENHANCEDSTATUSCODES, DSN, SMTPUTF8, CHUNKING$'
+	# what it compares with, and since when
+	expect_first '^SMTP FIXUP WARNING - 5 extensions gone since the last clean run: VRFY, ENHANCEDSTATUSCODES, DSN, SMTPUTF8, CHUNKING \([0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2} UTC\); the same change in 2 more runs in a row makes it the new baseline$'
 	expect_output '^\[WARNING\] 5 extensions gone since the last clean run'
-	# a run with findings does not replace the baseline
+	# a run with findings does not replace the baseline at once
 	check --baseline-changed=critical
 	expect_rc 2
-	expect_first '^SMTP FIXUP CRITICAL - 5 extensions gone since the last clean run'
+	expect_first '^SMTP FIXUP CRITICAL - 5 extensions gone since the last clean run.*; the same change in 1 more run in a row makes it the new baseline$'
+	# the third identical run adopts it: a change made on purpose stops warning
+	check
+	expect_rc 1
+	expect_first '; the same change in 3 runs in a row: it is the baseline from now on$'
+	check
+	expect_rc 0
+	expect_first '^SMTP FIXUP OK - .*no SMTP inspection seen, 5 ESMTP extensions'
+}
+
+# A change that is not the same from run to run never becomes the baseline:
+# the count starts again.
+case_unstable_change() {
+	first
+	emu_on "$PORT" strip
+	check
+	expect_first '2 more runs in a row'
+	emu_stop
+	emu_on "$PORT" asa
+	check
+	expect_rc 2
+	expect_first_not 'runs? in a row'
+	emu_stop
+	emu_on "$PORT" strip
+	check
+	expect_rc 1
+	expect_first '2 more runs in a row'
 }
 
 case_banner_changed() {
@@ -95,6 +122,60 @@ case_not_writable() {
 	check
 	expect_rc 3
 	expect_first "; cannot keep the baseline: cannot create $CASE_DIR/a-file/state: Not a directory\$"
+}
+
+# The state file itself, as libmonitoringplug names it under MP_STATE_PATH.
+state_file_of() {
+	printf '%s/%s/check_smtp_fixup/baseline_127_2E0_2E0_2E1_%s' "$STATE" "$(id -u)" "$PORT"
+}
+
+# Something else than a file at the state file's path: UNKNOWN with our
+# prefix and the reason on one line, within the timeout (a FIFO is never
+# opened for a blocking read), and the SMTP result is not lost to a
+# libmonitoringplug message.
+case_state_not_a_file() {
+	local kind f
+	emu_on 0 none
+	PORT=$EMU_PORT
+	for kind in dir fifo; do
+		STATE=$CASE_DIR/state-$kind
+		f=$(state_file_of)
+		mkdir -p "$(dirname "$f")"
+		if [ $kind = dir ]; then mkdir "$f"; else mkfifo "$f"; fi
+		check -t 2
+		expect_rc 3
+		expect_first "^SMTP FIXUP UNKNOWN - cannot use the baseline: the state file .* is not a regular file\$"
+		expect_elapsed_max 2500
+		[ "$(wc -l <"$OUT")" -ge 1 ] || fail "no status line"
+	done
+}
+
+# A state line that starts with a NUL (libmonitoringplug would read before
+# its buffer): unreadable, recorded anew, no crash.
+case_state_nul() {
+	local f
+	STATE=$CASE_DIR/state
+	emu_on 0 none
+	PORT=$EMU_PORT
+	f=$(state_file_of)
+	mkdir -p "$(dirname "$f")"
+	printf '# NP State file\n1\n2\n1700000000\n\000W:41\tA\n' >"$f"
+	check
+	expect_rc 0
+	expect_first '; the baseline state is unreadable and is recorded anew'
+}
+
+# An MP_STATE_PATH with '|' and a line end cannot split the status line.
+case_state_path_escaped() {
+	emu_on 0 none
+	PORT=$EMU_PORT
+	: >"$CASE_DIR/file"
+	STATE="$CASE_DIR/file/a|b"$'\n'x
+	check
+	expect_rc 3
+	expect_first 'cannot keep the baseline: cannot create .*/file/a\\x7cb\\x0ax: Not a directory'
+	! grep -q '^x: Not a directory' "$OUT" || fail "a raw line end split the status line"
+	[[ ${FIRST%%|*} == *"x7cb"* ]] || fail "a raw '|' split the perfdata off early"
 }
 
 case_not_clean_first() {

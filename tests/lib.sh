@@ -303,6 +303,14 @@ expect_output() {
 	grep -Eq -- "$1" "$OUT" || fail "no output line matches /$1/"
 }
 
+# No line of the whole output matches.
+expect_output_not() {
+	if grep -Eq -- "$1" "$OUT"; then
+		fail "an output line matches /$1/: $(grep -Em1 -- "$1" "$OUT")"
+	fi
+	return 0
+}
+
 # The value of a perfdata label of the first line, on stdout (no UOM).
 perf_value() {
 	local label=$1 perf item l v items

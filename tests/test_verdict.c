@@ -1711,6 +1711,73 @@ static void test_reference_unusable(void **state)
 	sf_reply_free(rg);
 }
 
+/* Greetings of healthy servers change per connection (dates, session and
+ * queue ids, the client's address): two connections key the same. A
+ * changed host name, product or masking keys differently. Each row: two
+ * greetings from two connections, and a variant that must count as
+ * changed. */
+static void test_greeting_key(void **state)
+{
+	static const struct {
+		const char *a, *b, *changed;
+	} grows[] = {
+		/* Exim: date and time */
+		{"220 mail.exim.test ESMTP Exim 4.96 Fri, 04 Dec 2026 17:40:02 +0000",
+		 "220 mail.exim.test ESMTP Exim 4.96 Sat, 05 Dec 2026 00:00:59 +0000",
+		 "220 mail.exim.test ESMTP Postfix"},
+		/* sendmail: versions and date */
+		{"220 relay.example.edu ESMTP Sendmail 8.17.1.9/8.17.1.9/Debian-2; Fri, 4 Dec 2026 17:40:02 GMT",
+		 "220 relay.example.edu ESMTP Sendmail 8.17.1.9/8.17.1.9/Debian-2; Tue, 15 Dec 2026 09:01:00 GMT",
+		 "220 relay.example.com ESMTP Sendmail 8.17.1.9/8.17.1.9/Debian-2; Fri, 4 Dec 2026 17:40:02 GMT"},
+		/* Haraka: a session id, even one of letters only */
+		{"220 mail.haraka.test ESMTP Haraka/3.3.4 ready (9D7529)",
+		 "220 mail.haraka.test ESMTP Haraka/3.3.4 ready (ABCDEF)",
+		 "220 mail.haraka.test ESMTP ready (9D7529)"},
+		/* Postfix: nothing changes */
+		{"220 mx.example.org ESMTP Postfix (Debian/GNU)", "220 mx.example.org ESMTP Postfix (Debian/GNU)",
+		 "220 mx.example.org ESMTP Postfix"},
+		/* OpenSMTPD */
+		{"220 mx.example.net ESMTP OpenSMTPD", "220 mx.example.net ESMTP OpenSMTPD",
+		 "220 mx.example.net ESMTP Exim"},
+		/* Exchange: date, time and zone */
+		{"220 EX01.corp.example.com Microsoft ESMTP MAIL Service ready at Tue, 20 Feb 2024 10:20:02 +0100",
+		 "220 EX01.corp.example.com Microsoft ESMTP MAIL Service ready at Wed, 21 Feb 2024 08:00:00 +0100",
+		 "220 EX01.corp.example.org Microsoft ESMTP MAIL Service ready at Tue, 20 Feb 2024 10:20:02 +0100"},
+		/* Gmail: a per-connection id */
+		{"220 mx.google.com ESMTP d2e1a72fcca58-7a1b2c3d4e5si123456pfb.123 - gsmtp",
+		 "220 mx.google.com ESMTP 5b1f17b1804b1-42f4c9b8a1dsi998877ff.301 - gsmtp",
+		 "220 mx.example.com ESMTP 5b1f17b1804b1-42f4c9b8a1dsi998877ff.301 - gsmtp"},
+		/* Office 365: the front end's name changes, the domain does not */
+		{"220 AM4PEPF00027A5C.mail.protection.outlook.com Microsoft ESMTP MAIL Service ready at Fri, 4 Dec 2026 17:40:02 +0000 [08DD1234ABCD5678]",
+		 "220 DB5PEPF00014B9F.mail.protection.outlook.com Microsoft ESMTP MAIL Service ready at Fri, 4 Dec 2026 17:41:00 +0000 [08DD9999EEEE0000]",
+		 "220 AM4PEPF00027A5C.mail.protection.example.com Microsoft ESMTP MAIL Service ready at Fri, 4 Dec 2026 17:40:02 +0000 [08DD1234ABCD5678]"},
+		/* a greeting that echoes the client's address */
+		{"220 mx.example.org ESMTP ready for [192.0.2.10]:53122",
+		 "220 mx.example.org ESMTP ready for [192.0.2.10]:40001",
+		 "220 mx.example.org ESMTP busy for [192.0.2.10]:40001"},
+		/* a masked greeting is a mask, whatever its 2s and 0s */
+		{"220 *******************************2*0**02****",
+		 "220 ***************************2**0*20**0******",
+		 "220 mail.example.com ESMTP Postfix"},
+	};
+	char ka[2 * SF_REPLY_LINE_MAX + 8], kb[sizeof ka], kc[sizeof ka];
+	(void)state;
+
+	for (size_t i = 0; i < sizeof grows / sizeof grows[0]; i++) {
+		sf_greeting_key(grows[i].a, strlen(grows[i].a), ka, sizeof ka);
+		sf_greeting_key(grows[i].b, strlen(grows[i].b), kb, sizeof kb);
+		sf_greeting_key(grows[i].changed, strlen(grows[i].changed), kc, sizeof kc);
+		if (strcmp(ka, kb) != 0)
+			fail_msg("row %zu: the same server keys \"%s\" and \"%s\"", i, ka, kb);
+		if (strcmp(ka, kc) == 0)
+			fail_msg("row %zu: a changed greeting keys the same: \"%s\"", i, kc);
+	}
+	/* a small buffer: cut, NUL-terminated */
+	assert_int_equal(sf_greeting_key(grows[0].a, strlen(grows[0].a), ka, 8), 7);
+	assert_int_equal(strlen(ka), 7);
+	assert_int_equal(sf_greeting_key("220", 3, ka, sizeof ka), 3);
+}
+
 static void test_domain_verdict(void **state)
 {
 	static const struct {
@@ -1761,6 +1828,7 @@ int main(void)
 		cmocka_unit_test(test_server_and_overrides),
 		cmocka_unit_test(test_reference_unusable),
 		cmocka_unit_test(test_domain_verdict),
+		cmocka_unit_test(test_greeting_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
