@@ -243,6 +243,7 @@ void sf_verdict_free(struct sf_verdict *v)
 	}
 	free(v->findings);
 	free(v->line);
+	free(v->headline);
 	free(v);
 }
 
@@ -1521,6 +1522,252 @@ static int compose_line(const struct sf_verdict_input *in, struct sf_verdict *v)
 	return v->line == NULL ? -1 : 0;
 }
 
+/* --- the headline (issue: an alert read at a glance) ---------------------- */
+
+/* A kind whose summary names the server and says what it did: a cause
+ * that leads the headline when no box is in sight. */
+static int is_cause(enum sf_kind k)
+{
+	return k == SF_FIND_SESSION_FAILED || k == SF_FIND_GREETING_REFUSED ||
+	       k == SF_FIND_SERVER_CLOSED || k == SF_FIND_LOCAL || k == SF_FIND_REF_UNUSABLE ||
+	       k == SF_FIND_EHLO_TLS_REFUSED || k == SF_FIND_RESPONSE_TIME;
+}
+
+/* The text of s between after and before (either may be absent), into buf. */
+static void between(const char *s, const char *after, const char *before, char *buf, size_t bufsz)
+{
+	const char *a = after != NULL ? strstr(s, after) : NULL;
+	const char *b;
+	size_t n;
+
+	a = a != NULL ? a + strlen(after) : s;
+	b = before != NULL ? strstr(a, before) : NULL;
+	n = b != NULL ? (size_t)(b - a) : strlen(a);
+	snprintf(buf, bufsz, "%.*s", (int)(n < 200 ? n : 200), a);
+}
+
+/* The verb of the probe a finding is about (its first evidence line). */
+static void probe_verb(const struct sf_finding *f, char *buf, size_t bufsz)
+{
+	const char *sent = f->nevidence > 0 ? f->evidence[0] : "a probe";
+
+	snprintf(buf, bufsz, "%.*s", (int)sf_token_end(sent, strlen(sent), 0), sent);
+}
+
+void sf_finding_brief(const struct sf_verdict *v, const struct sf_finding *f, char *buf, size_t bufsz)
+{
+	char part[256];
+
+	switch (f->kind) {
+	case SF_FIND_BANNER_MASKED:
+		snprintf(buf, bufsz, "%s", f->box == sf_box_get(SF_BOX_PIX4) ? "greeting replaced by \"SMTP/cmap ready\""
+										 : "greeting masked");
+		break;
+	case SF_FIND_EXT_MASKED:
+		if (v->masked_extensions > 0)
+			snprintf(buf, bufsz, "%u of %u extensions masked", v->masked_extensions, v->extensions);
+		else
+			snprintf(buf, bufsz, "EHLO reply masked");
+		break;
+	case SF_FIND_EHLO_REFUSED:
+		/* "EHLO refused (server answered 502)", without the HELO clause */
+		between(f->summary, NULL, ";", part, sizeof part);
+		if (strstr(part, "X's") != NULL)
+			between(part, "X's ", NULL, part, sizeof part), snprintf(buf, bufsz, "EHLO X-ed %s", part);
+		else
+			snprintf(buf, bufsz, "%s", part);
+		break;
+	case SF_FIND_EHLO_NOOP:
+		snprintf(buf, bufsz, "EHLO turned into NOOP");
+		break;
+	case SF_FIND_EXT_MISSING:
+		between(f->summary, NULL, " not offered", part, sizeof part);
+		snprintf(buf, bufsz, "%s missing", part);
+		break;
+	case SF_FIND_EXT_INCONSISTENT:
+		between(f->summary, NULL, " (", part, sizeof part);
+		snprintf(buf, bufsz, "%s", part);
+		break;
+	case SF_FIND_FINGERPRINT:
+		snprintf(buf, bufsz, "%s", f->box != NULL ? f->box->name : "an SMTP proxy");
+		break;
+	case SF_FIND_EXT_STRIPPED:
+		if (strstr(f->summary, ": STARTTLS") != NULL)
+			snprintf(buf, bufsz, "STARTTLS hidden%s", v->stripped_extensions > 1 ? " and more" : "");
+		else
+			snprintf(buf, bufsz, "%u extension%s hidden outside TLS", v->stripped_extensions,
+				 v->stripped_extensions == 1 ? "" : "s");
+		break;
+	case SF_FIND_STARTTLS_REFUSED:
+		snprintf(buf, bufsz, "STARTTLS blocked");
+		break;
+	case SF_FIND_TLS_FAILED:
+		between(f->summary, "STARTTLS accepted but the ", NULL, part, sizeof part);
+		snprintf(buf, bufsz, "%s", part);
+		break;
+	case SF_FIND_STARTTLS_MISSING:
+		snprintf(buf, bufsz, "no STARTTLS");
+		break;
+	case SF_FIND_PROBE:
+		probe_verb(f, part, sizeof part);
+		snprintf(buf, bufsz, "%s %s", part,
+			 strstr(f->summary, "dropped") != NULL ? "dropped"
+			 : strstr(f->summary, "X's") != NULL ? "X-ed" : "rewritten");
+		break;
+	case SF_FIND_REF_MISSING:
+		snprintf(buf, bufsz, "%u extension%s missing against the reference", v->reference_missing,
+			 v->reference_missing == 1 ? "" : "s");
+		break;
+	case SF_FIND_REF_BANNER:
+		snprintf(buf, bufsz, "greeting differs from the reference");
+		break;
+	case SF_FIND_BASELINE_CHANGED:
+		if (v->baseline_gone > 0)
+			snprintf(buf, bufsz, "%u extension%s gone since the baseline%s", v->baseline_gone,
+				 v->baseline_gone == 1 ? "" : "s",
+				 strstr(f->summary, "greeting changed") ? ", greeting changed" : "");
+		else
+			snprintf(buf, bufsz, "greeting changed since the baseline");
+		break;
+	case SF_FIND_PROBE_REFUSED:
+		between(f->summary, NULL, ": its own policy", part, sizeof part);
+		snprintf(buf, bufsz, "%s", part);
+		break;
+	default:
+		snprintf(buf, bufsz, "%s", is_cause(f->kind) ? f->summary : kinds[f->kind].title);
+		break;
+	}
+}
+
+size_t sf_fit_items(const char *lead, const char *const *items, size_t nitems, size_t budget,
+		    char *out, size_t outsz)
+{
+	size_t len, i;
+
+	if (outsz == 0)
+		return 0;
+	if (budget >= outsz)
+		budget = outsz - 1;
+	snprintf(out, budget + 1, "%s", lead);
+	len = strlen(out);
+	for (i = 0; i < nitems; i++) {
+		char more[32];
+		size_t ilen = strlen(items[i]), sep = i ? 2 : 0;
+		size_t rest = nitems - i - 1;
+		/* room for this item, and for " (+N more)" if some are left */
+		size_t tail = rest ? (size_t)snprintf(more, sizeof more, " (+%zu more)", rest) : 0;
+
+		if (len + sep + ilen + tail <= budget) {
+			len += (size_t)snprintf(out + len, outsz - len, "%s%s", sep ? ", " : "", items[i]);
+			continue;
+		}
+		if (i == 0 && len + 3 + tail + 8 <= budget) {
+			/* the first item is the conclusion: cut it, never drop it */
+			size_t keep = budget - len - 3 - (nitems > 1 ? (size_t)snprintf(more, sizeof more, " (+%zu more)", nitems - 1) : 0);
+			len += (size_t)snprintf(out + len, outsz - len, "%.*s...", (int)keep, items[0]);
+			i = 1;
+		}
+		break;
+	}
+	if (i < nitems && len < budget)
+		len += (size_t)snprintf(out + len, outsz - len, " (+%zu more)", nitems - i);
+	if (len > budget) {
+		len = budget;
+		out[len] = '\0';
+	}
+	return len;
+}
+
+#define BRIEF_MAX 640U
+#define HEADLINE_NAME_MAX 64U /* octets of the target's name in a headline */
+
+/* The headline: the box and where, or the cause, or the target; then the
+ * short forms of what is not OK, worst first, as many as fit. A clean
+ * check keeps its short OK line. */
+static int compose_headline(const struct sf_verdict_input *in, struct sf_verdict *v)
+{
+	char lead[2 * BRIEF_MAX + 64], out[SF_HEADLINE_MAX + 1], name[BRIEF_MAX];
+	char (*brief)[BRIEF_MAX] = NULL;
+	const char **items = NULL;
+	const struct sf_box *box = NULL;
+	size_t n = 0, first_cause = (size_t)-1;
+
+	if (v->state == SF_OK) {
+		size_t nn = v->nfindings;
+		/* the OK line: what was seen, then the notes that fit */
+		between(v->line, NULL, "; note: ", lead, sizeof lead);
+		brief = calloc(nn ? nn : 1, sizeof *brief);
+		items = calloc(nn ? nn : 1, sizeof *items);
+		if (brief == NULL || items == NULL)
+			goto nomem;
+		for (size_t i = 0; i < nn; i++) {
+			char tmp[BRIEF_MAX];
+			sf_finding_brief(v, &v->findings[i], tmp, sizeof tmp);
+			snprintf(brief[i], BRIEF_MAX, "note: ");
+			sf_escape(brief[i] + 6, BRIEF_MAX - 6, tmp, strlen(tmp));
+			items[i] = brief[i];
+		}
+		if (nn > 0 && strlen(lead) + 2 < sizeof lead)
+			strncat(lead, "; ", sizeof lead - strlen(lead) - 1);
+		sf_fit_items(lead, items, nn, SF_HEADLINE_MAX, out, sizeof out);
+		goto done;
+	}
+	brief = calloc(v->nfindings, sizeof *brief);
+	items = calloc(v->nfindings, sizeof *items);
+	if (brief == NULL || items == NULL)
+		goto nomem;
+	for (size_t i = 0; i < v->nfindings; i++) {
+		const struct sf_finding *f = &v->findings[i];
+		char tmp[BRIEF_MAX];
+		if (f->state == SF_OK)
+			continue;
+		if (box == NULL)
+			box = f->box;
+		if (first_cause == (size_t)-1 && is_cause(f->kind))
+			first_cause = n;
+		sf_finding_brief(v, f, tmp, sizeof tmp);
+		sf_escape(brief[n], BRIEF_MAX, tmp, strlen(tmp));
+		items[n] = brief[n];
+		n++;
+	}
+	{
+		struct who w = {in->target, NULL, in->timeout};
+		struct sbuf t = {0};
+		char *raw;
+		put_who(&t, &w, 0);
+		raw = sb_take(&t);
+		if (raw == NULL)
+			goto nomem;
+		sf_escape(name, sizeof name, raw, strlen(raw));
+		free(raw);
+		/* a long name must leave room for the conclusion */
+		if (strlen(name) > HEADLINE_NAME_MAX)
+			memcpy(name + HEADLINE_NAME_MAX - 3, "...", 4);
+	}
+	if (box != NULL) {
+		snprintf(lead, sizeof lead, "%s on the path to %s: ", box->name, name);
+	} else if (first_cause != (size_t)-1) {
+		/* no box in sight: the server (or this host) is the cause and
+		 * its own words lead */
+		const char *cause = items[first_cause];
+		memmove(items + 1, items, first_cause * sizeof *items);
+		items[0] = cause;
+		lead[0] = '\0';
+	} else {
+		snprintf(lead, sizeof lead, "%s: ", name);
+	}
+	sf_fit_items(lead, items, n, SF_HEADLINE_MAX, out, sizeof out);
+done:
+	free(brief);
+	free(items);
+	v->headline = strdup(out);
+	return v->headline == NULL ? -1 : 0;
+nomem:
+	free(brief);
+	free(items);
+	return -1;
+}
+
 /* The state of the whole, and whether the path shows inspection. */
 static void sum_up(struct sf_verdict *v)
 {
@@ -1556,6 +1803,8 @@ int sf_verdict_make(const struct sf_verdict_input *in, struct sf_verdict **out)
 		v->box = main_box(v);
 		sum_up(v);
 		rc = compose_line(in, v);
+		if (rc == 0)
+			rc = compose_headline(in, v);
 	}
 	if (rc != 0) {
 		sf_verdict_free(v);

@@ -166,8 +166,15 @@ struct sf_verdict {
 	unsigned reference_missing; /* keywords offered on the reference path, missing or masked here */
 	unsigned baseline_gone;     /* keywords of the baseline not offered now */
 	const struct sf_box *box;   /* the box most findings point to, or NULL */
-	char *line;                 /* this check in one line, escaped for the status line; never NULL */
+	char *line;                 /* every finding in one line, escaped; never NULL */
+	char *headline;             /* the conclusion first, at most SF_HEADLINE_MAX octets,
+				     * escaped: for the status line; never NULL */
 };
+
+/* Octets of a headline: a status line "SMTP FIXUP CRITICAL - " and its
+ * headline stay within 200 characters, what notifications (mail
+ * subjects, SMS, chat) show of an alert. */
+#define SF_HEADLINE_MAX 176U
 
 /* Judge in. Returns 0 and *out (caller frees with sf_verdict_free), or -1 if
  * memory ran out. */
@@ -175,6 +182,16 @@ int sf_verdict_make(const struct sf_verdict_input *in, struct sf_verdict **out);
 
 /* Release it. NULL is a no-op. */
 void sf_verdict_free(struct sf_verdict *v);
+
+/* The short form of finding f of v ("STARTTLS blocked", "5 of 12
+ * extensions masked"), into buf; what a headline lists. */
+void sf_finding_brief(const struct sf_verdict *v, const struct sf_finding *f, char *buf, size_t bufsz);
+
+/* Fit items into out (size outsz) within budget octets: lead, then the
+ * items joined by ", " while they fit, then " (+N more)" for the rest; an
+ * item too long for what is left is cut with "...". Returns the length. */
+size_t sf_fit_items(const char *lead, const char *const *items, size_t nitems, size_t budget,
+		    char *out, size_t outsz);
 
 /* What identifies a greeting line across connections, into out (size
  * outsz, NUL-terminated; cut when it does not fit): its code, the host

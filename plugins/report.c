@@ -67,9 +67,18 @@ static void emit_status(enum sf_state st, const char *text, const char *pd)
 void report_status(enum sf_state st, const char *text)
 {
 	struct text t = {{0}, 0};
+	char fitted[SF_HEADLINE_MAX + 1];
+	const char *item = t.buf;
 
 	text_escaped(&t, text);
-	emit_status(st, t.buf, NULL);
+	if (t.len <= SF_HEADLINE_MAX) {
+		emit_status(st, t.buf, NULL);
+		return;
+	}
+	/* cut to what a notification shows; the whole text follows */
+	sf_fit_items("", &item, 1, SF_HEADLINE_MAX, fitted, sizeof fitted);
+	emit_status(st, fitted, NULL);
+	printf("%s\n", t.buf);
 }
 
 static void print_escaped(const char *label, const char *raw, size_t len)
@@ -143,6 +152,9 @@ static void print_details(const struct config *cfg, const struct target *tg,
 	const struct session_result *r = &tg->sess.r;
 	const struct session_result *t = &target_tls_session(tg)->r;
 
+	print_escaped("Target: ", tg->addr_text[0] ? tg->host : tg->host, strlen(tg->host));
+	if (tg->addr_text[0])
+		printf("Address: %s, port %s\n", tg->addr_text, tg->port);
 	print_findings(v);
 	print_reply("Greeting: ", r->greeting);
 	print_extensions("Extensions", r->ehlo, r->ehlo_list);
@@ -317,36 +329,70 @@ static void print_reference(const struct plan *p)
 	print_extensions("Reference extensions inside TLS", r->ehlo_tls, r->ehlo_tls_list);
 }
 
+/* The worst target of several: the first with the worst state. */
+static size_t worst_target(const struct plan *p, struct sf_verdict *const *v)
+{
+	size_t w = 0;
+
+	for (size_t i = 1; i < p->n; i++)
+		if (sf_state_rank(v[i]->state) > sf_state_rank(v[w]->state))
+			w = i;
+	return w;
+}
+
 enum sf_state report_check(const struct config *cfg, const struct plan *p,
 			   struct sf_verdict *const *v, const char *note, enum sf_state extra)
 {
 	static char pd[PERFDATA_MULTI_MAX];
-	struct text sum = {{0}, 0};
-	enum sf_state st = extra;
+	struct text sum = {{0}, 0}, esc_note = {{0}, 0};
+	enum sf_state st, vst = SF_OK;
+	char line[SF_HEADLINE_MAX + 1];
 
 	pd[0] = '\0';
 	for (size_t i = 0; i < p->n; i++)
-		st = sf_state_worst(st, v[i]->state);
+		vst = sf_state_worst(vst, v[i]->state);
+	st = sf_state_worst(vst, extra);
 	if (p->n == 1) {
-		text_add(&sum, "%s", v[0]->line);
+		text_add(&sum, "%s", v[0]->headline);
 		build_perfdata(cfg, &p->tg[0], v[0], "", pd, PERFDATA_MAX);
 	} else {
-		size_t inspected = 0, total = 0;
+		/* the count and the worst target; each target has its block below */
+		size_t inspected = 0, total = 0, w = worst_target(p, v);
+		char lead[128];
+		const char *item = v[w]->headline;
 		count_inspected(p, v, &total, &inspected);
-		text_add(&sum, "%zu of %zu %s behind SMTP inspection", inspected, total,
-			 role_plural(p->tg[0].role));
-		for (size_t i = 0; i < p->n; i++)
-			if (v[i]->state != SF_OK)
-				text_add(&sum, "; %s: %s", p->tg[i].addr_text, v[i]->line);
+		snprintf(lead, sizeof lead, "%zu of %zu %s behind SMTP inspection%s", inspected, total,
+			 role_plural(p->tg[0].role), v[w]->state != SF_OK ? "; worst: " : "");
+		if (v[w]->state != SF_OK) {
+			sf_fit_items(lead, &item, 1, SF_HEADLINE_MAX, line, sizeof line);
+			text_add(&sum, "%s", line);
+		} else {
+			text_add(&sum, "%s", lead);
+		}
 		build_totals(cfg, p, v, pd, sizeof pd);
 		for (size_t i = 0; i < p->n; i++)
 			build_perfdata(cfg, &p->tg[i], v[i], perf_label(p, i), pd, sizeof pd);
 	}
 	if (note != NULL && note[0] != '\0') {
-		text_add(&sum, "; ");
-		text_escaped(&sum, note);
+		text_escaped(&esc_note, note);
+		if (extra != SF_OK && sf_state_rank(extra) > sf_state_rank(vst)) {
+			/* the check's own problem decides the state: it leads */
+			struct text lead = {{0}, 0};
+			const char *rest = sum.buf;
+			char fitted[SF_HEADLINE_MAX + 1];
+			text_add(&lead, "%s; ", esc_note.buf);
+			sf_fit_items(lead.buf, &rest, 1, SF_HEADLINE_MAX, fitted, sizeof fitted);
+			sum.len = 0;
+			sum.buf[0] = '\0';
+			text_add(&sum, "%s", fitted);
+		} else if (sum.len + 2 + esc_note.len <= SF_HEADLINE_MAX) {
+			/* said after the headline when it fits, else in the long output */
+			text_add(&sum, "; %s", esc_note.buf);
+		}
 	}
 	emit_status(st, sum.buf, pd);
+	if (esc_note.len > 0)
+		printf("Note: %s\n", esc_note.buf);
 	if (p->n == 1) {
 		print_details(cfg, &p->tg[0], v[0]);
 	} else {

@@ -618,11 +618,14 @@ static void on_eof(struct session *s, int reset)
 	} else if (s->io.step == STEP_PROBE) {
 		size_t n = s->r.probes_sent;
 		const struct sf_reply *prev = n >= 2 ? s->r.probe_reply[n - 2] : NULL;
-		/* The server refused the previous probe and closed (Haraka's 521
-		 * to a long line, postscreen's 554): its own policy, and the
-		 * probe just sent was never read. Otherwise a close with no reply
-		 * is a drop of the probe just sent: the verdict reports it. */
-		if (prev != NULL && prev->code >= 400)
+		/* The server refused the previous probe with a code that goes
+		 * with closing (RFC 7504's 521, as Haraka answers a long line;
+		 * 554, as postscreen and Postfix answer BDAT before they hang up)
+		 * and closed: its own policy, and the probe just sent was never
+		 * read. A 500 or 502 (what a server says to an X-ed command) is
+		 * no such reply: a close after it is a drop of the probe just
+		 * sent, and the verdict reports it. */
+		if (prev != NULL && (prev->code == 521 || prev->code == 554))
 			s->r.probe_refused_closed = 1;
 		else
 			s->r.probe_dropped = 1;

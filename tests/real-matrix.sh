@@ -56,11 +56,6 @@ CLEAN='no SMTP inspection seen'
 # ---- expected failures (what the plugin gets wrong today) --------------
 # NAME -> reason. Keep in step with the issue that fixes each.
 declare -A XFAIL=(
-	[exim-baseline]="the date in Exim's greeting makes every later run warn 'greeting changed'"
-	[sendmail-baseline]="the date in sendmail's greeting makes every later run warn 'greeting changed'"
-	[haraka-baseline]="the session id in Haraka's greeting makes every later run warn 'greeting changed'"
-	[haraka-reference-self]="the session id in Haraka's greeting makes the same server differ from itself"
-	[smtp-sink-plain]="smtp-sink's bare final '250 ' line is counted as an extension (an empty item in the list)"
 )
 XFAILED=0
 

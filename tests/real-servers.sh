@@ -506,7 +506,7 @@ t_pix6() {
 	expect_rc 2
 	expect_first "${CRIT_FIRST}$EHLO_REFUSED"
 	expect_first "$BANNER_MASKED"
-	expect_first 'looks like Cisco PIX'
+	expect_first '^SMTP FIXUP CRITICAL - Cisco PIX[^|]* on the path to '
 	expect_first_not 'ASA'
 	expect_ehlo_perf 0 0 1
 }
@@ -517,7 +517,7 @@ t_pix6_noop() {
 	expect_rc 2
 	expect_first "${CRIT_FIRST}$EHLO_NOOP"
 	expect_first "$BANNER_MASKED"
-	expect_first 'looks like Cisco PIX'
+	expect_first '^SMTP FIXUP CRITICAL - Cisco PIX[^|]* on the path to '
 	expect_first_not 'ASA'
 	expect_ehlo_perf 0 0 1
 }

@@ -59,7 +59,11 @@ case_two_addresses() {
 	hosts 127.0.0.1 127.0.0.2
 	check_name 7 -p "$PORT" -t 5
 	expect_rc 2
-	expect_first '^SMTP FIXUP CRITICAL - 1 of 2 addresses behind SMTP inspection; 127\.0\.0\.2: .*masked'
+	# the count and the worst target; every target has its block below
+	expect_first '^SMTP FIXUP CRITICAL - 1 of 2 addresses behind SMTP inspection; worst: Cisco ASA/FTD/FWSM ESMTP inspection on the path to '"$NAME"':[0-9]+: .*masked'
+	expect_output '^== address '"$NAME"' \(127\.0\.0\.2\): CRITICAL - .*masked'
+	expect_output '^== address '"$NAME"' \(127\.0\.0\.1\): OK - '
+	[ ${#FIRST} -le 200 ] || [ "${#FIRST%%|*}" -le 200 ] || fail "the status line is over 200 characters"
 	expect_perf 127.0.0.1_masked_extensions 0
 	expect_perf 127.0.0.2_masked_extensions 4
 	expect_perf 127.0.0.2_banner_masked 1
@@ -78,7 +82,8 @@ case_one_silent() {
 	hosts 127.0.0.1 127.0.0.2 127.0.0.3
 	check_name 5 -p "$PEER_PORT" -t 2
 	expect_rc 2
-	expect_first '^SMTP FIXUP CRITICAL - 0 of 3 addresses behind SMTP inspection; 127\.0\.0\.3: no answer from '"$NAME"':[0-9]+ \(127\.0\.0\.3\) within 2 s'
+	expect_first '^SMTP FIXUP CRITICAL - 0 of 3 addresses behind SMTP inspection; worst: no answer from '"$NAME"':[0-9]+ \(127\.0\.0\.3\) within 2 s'
+	expect_output '^== address '"$NAME"' \(127\.0\.0\.3\): CRITICAL - no answer from'
 	expect_perf 127.0.0.1_extensions 10
 	expect_perf 127.0.0.2_extensions 10
 	expect_perf 127.0.0.3_extensions U

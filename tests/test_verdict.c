@@ -16,6 +16,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1520,6 +1521,114 @@ static void test_out_of_memory(void **state)
 }
 #endif
 
+/* --- the headline ------------------------------------------------------------ */
+
+/* Every row of the table, and each with a long name: the headline stays
+ * within SF_HEADLINE_MAX, leads with the box (or, with no box, the cause or
+ * the target), and lists short forms of the findings that are not OK,
+ * worst first, then "(+N more)" for the rest: every one is accounted for
+ * and every item listed is the short form of a finding the long output
+ * shows whole. */
+static void check_headline(const struct sf_verdict *v, const char *target)
+{
+	const char *h = v->headline;
+	const struct sf_box *box = NULL;
+	const struct sf_finding *first = NULL;
+	size_t bad = 0, listed = 0, more = 0;
+	const char *p, *items;
+	char brief[1024];
+
+	assert_non_null(h);
+	if (strlen(h) > SF_HEADLINE_MAX)
+		fail_msg("headline of %zu octets: %s", strlen(h), h);
+	for (const char *c = h; *c; c++)
+		assert_true(*c >= 0x20 && *c <= 0x7e && *c != '|');
+	for (size_t i = 0; i < v->nfindings; i++) {
+		if (v->findings[i].state == SF_OK)
+			continue;
+		if (first == NULL)
+			first = &v->findings[i];
+		if (box == NULL)
+			box = v->findings[i].box;
+		bad++;
+	}
+	if (bad == 0)
+		return; /* the OK line */
+	if (box != NULL) {
+		char lead[512];
+		snprintf(lead, sizeof lead, "%s on the path to ", box->name);
+		if (strncmp(h, lead, strlen(lead)) != 0)
+			fail_msg("the box does not lead: %s", h);
+		items = strstr(h, ": ");
+		assert_non_null(items);
+		items += 2;
+	} else if (strncmp(h, target, strlen(target)) == 0 && h[strlen(target)] == ':') {
+		items = h + strlen(target) + 2;
+	} else {
+		items = h; /* the cause leads, in its own words */
+	}
+	p = strstr(h, " (+");
+	if (p != NULL && sscanf(p, " (+%zu more)", &more) != 1)
+		more = 0;
+	/* each finding that is not OK: listed in order, or counted in "+N" */
+	for (size_t i = 0; i < v->nfindings && listed + more < bad; i++) {
+		if (v->findings[i].state == SF_OK)
+			continue;
+		sf_finding_brief(v, &v->findings[i], brief, sizeof brief);
+		if (strstr(items, brief) != NULL)
+			listed++;
+	}
+	if (listed + more < bad && strstr(h, "...") == NULL)
+		fail_msg("%zu of %zu findings neither listed nor counted: %s", bad - listed - more, bad, h);
+}
+
+static void test_headline(void **state)
+{
+	static char long_name[300];
+	const char *names[] = {"mx1.example.org", long_name};
+	(void)state;
+
+	memset(long_name, 'm', 250);
+	memcpy(long_name + 250, ".example.org", 13);
+	for (size_t n = 0; n < 2; n++) {
+		for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+			struct inputs x;
+			struct sf_verdict *v = NULL;
+
+			inputs_make(&rows[i], &x);
+			x.in.target = names[n];
+			assert_int_equal(sf_verdict_make(&x.in, &v), 0);
+			check_headline(v, names[n]);
+			sf_verdict_free(v);
+			inputs_free(&x);
+		}
+	}
+}
+
+/* sf_fit_items: whole items while they fit, the rest counted, a first item
+ * too long cut, never past the budget. */
+static void test_fit_items(void **state)
+{
+	const char *items[] = {"STARTTLS blocked", "5 of 12 extensions masked", "greeting masked",
+			       "BDAT X-ed"};
+	char out[256];
+	(void)state;
+
+	sf_fit_items("Box on the path to mx: ", items, 4, 200, out, sizeof out);
+	assert_string_equal(out, "Box on the path to mx: STARTTLS blocked, 5 of 12 extensions masked, greeting masked, BDAT X-ed");
+	sf_fit_items("Box on the path to mx: ", items, 4, 70, out, sizeof out);
+	assert_string_equal(out, "Box on the path to mx: STARTTLS blocked (+3 more)");
+	assert_true(strlen(out) <= 70);
+	sf_fit_items("", items, 1, 10, out, sizeof out);
+	assert_true(strlen(out) <= 10);
+	sf_fit_items("", items + 1, 1, 20, out, sizeof out);
+	assert_string_equal(out, "5 of 12 extension...");
+	for (size_t b = 0; b < 120; b++) {
+		sf_fit_items("Box: ", items, 4, b, out, sizeof out);
+		assert_true(strlen(out) <= b);
+	}
+}
+
 /* --- the conversation itself, overrides and the line ----------------------- */
 
 /* {how it ended, expected kind, state, line} for one conversation that
@@ -1829,6 +1938,8 @@ int main(void)
 		cmocka_unit_test(test_reference_unusable),
 		cmocka_unit_test(test_domain_verdict),
 		cmocka_unit_test(test_greeting_key),
+		cmocka_unit_test(test_headline),
+		cmocka_unit_test(test_fit_items),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
