@@ -392,7 +392,8 @@ static enum sf_state prepare(struct run *r)
 
 	snprintf(warn, sizeof warn, "%s", cfg->warn ? cfg->warn : "");
 	snprintf(crit, sizeof crit, "%s", cfg->crit ? cfg->crit : "");
-	guard_begin("the -w/-c thresholds cannot be used");
+	if (cfg->warn != NULL || cfg->crit != NULL)
+		guard_begin("the -w/-c thresholds cannot be used");
 	if (_set_thresholds(&r->thr, cfg->warn ? warn : NULL, cfg->crit ? crit : NULL) != 0) {
 		guard_end();
 		report_status(SF_UNKNOWN, "the -w/-c thresholds cannot be parsed");
@@ -541,6 +542,16 @@ static enum sf_state judge_and_report(struct run *r, enum sf_state extra, char *
 	return report_check(cfg, p, r->v, note, extra);
 }
 
+/* 1 if argv asks for --extra-opts (libmonitoringplug's own test). */
+static int wants_extra_opts(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strncmp(argv[i], "--extra-opts", 12) == 0 &&
+		    (argv[i][12] == '\0' || argv[i][12] == '='))
+			return 1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct run r;
@@ -556,9 +567,13 @@ int main(int argc, char **argv)
 	 * every write's result is checked instead. */
 	signal(SIGPIPE, SIG_IGN);
 	np_init(plugin_name, argc, argv);
-	guard_begin("--extra-opts");
-	r.av = np_extra_opts(&r.ac, argv, progname);
-	guard_end();
+	if (wants_extra_opts(argc, argv)) {
+		guard_begin_usage("--extra-opts");
+		r.av = np_extra_opts(&r.ac, argv, progname);
+		guard_end();
+	} else {
+		r.av = argv; /* nothing to merge: no ini file read, nothing to guard */
+	}
 	switch (options_parse(r.ac, r.av, &r.cfg, err, sizeof err)) {
 	case OPT_HELP:
 		print_help();

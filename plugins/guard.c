@@ -20,6 +20,11 @@ static FILE *mem;           /* the memory stream stdout points to */
 static char *mem_buf;
 static size_t mem_len;
 static const char *guard_what;
+static int guard_usage;     /* add the usage after the line (option errors) */
+
+/* The plugin's usage text (check_smtp_fixup.c; libmonitoringplug asks for
+ * it too). */
+void print_usage(void);
 static int handler_set;
 
 /* Put stdout back; 1 if a capture was running. */
@@ -49,9 +54,17 @@ static void on_exit_guarded(void)
 	sf_escape(shown, sizeof shown, mem_buf != NULL ? mem_buf : "", len);
 	printf("%s UNKNOWN - %s: %s\n", GUARD_PREFIX, guard_what,
 	       len > 0 ? shown : "libmonitoringplug gave up without a reason");
+	if (guard_usage)
+		print_usage();
 	free(mem_buf);
 	mem_buf = NULL;
 	fflush(stdout);
+}
+
+void guard_begin_usage(const char *what)
+{
+	guard_begin(what);
+	guard_usage = real_stdout != NULL;
 }
 
 void guard_begin(const char *what)
@@ -74,6 +87,7 @@ void guard_begin(const char *what)
 
 void guard_end(void)
 {
+	guard_usage = 0;
 	if (restore()) {
 		free(mem_buf);
 		mem_buf = NULL;

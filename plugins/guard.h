@@ -15,6 +15,9 @@
 /* Capture stdout from here; what says what was being done ("--extra-opts"). */
 void guard_begin(const char *what);
 
+/* The same, for an option's error: the usage follows the line. */
+void guard_begin_usage(const char *what);
+
 /* Stop capturing; what was captured (nothing, normally) is dropped. */
 void guard_end(void);
 

@@ -26,7 +26,7 @@
 require_built "$PLUGIN" "$PEER"
 
 # Cases the plugin gets wrong today (see the report of issue 4).
-KNOWN_BUGS=${KNOWN_BUGS-"extra_opts_missing_file extra_opts_missing_section extra_opts_no_file"}
+KNOWN_BUGS=${KNOWN_BUGS-""}
 XFAILED=0
 # Seconds a rejected option may take; the plugin must not reach the network.
 BOUND=10
