@@ -13,6 +13,7 @@
  * (plugins/report.c).
  */
 #include "session.h"
+#include "session_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +29,7 @@
 #include "sf_common.h"
 #include "sf_ehlo.h"
 
-#define SESSION_READ_CHUNK 4096U
+
 
 double session_now(void)
 {
@@ -121,7 +122,7 @@ static void close_socket(struct session *s)
 }
 
 /* End the session with an outcome; the first outcome recorded wins. */
-static void finish(struct session *s, enum session_outcome outcome, int err)
+void sess_finish(struct session *s, enum session_outcome outcome, int err)
 {
 	if (s->r.outcome == SESS_RUNNING) {
 		s->r.outcome = outcome;
@@ -174,13 +175,13 @@ void session_start(struct session *s, double now)
 	s->io.step = STEP_CONNECT;
 	s->io.parser = sf_parser_new(NULL);
 	if (s->io.parser == NULL) {
-		finish(s, SESS_LOCAL, ENOMEM);
+		sess_finish(s, SESS_LOCAL, ENOMEM);
 		return;
 	}
 	fd = socket(s->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (fd < 0) {
 		/* no socket is this host's problem, whatever the server */
-		finish(s, local_errno(errno) || errno == EAFNOSUPPORT ? SESS_LOCAL : SESS_CONNECT_FAILED,
+		sess_finish(s, local_errno(errno) || errno == EAFNOSUPPORT ? SESS_LOCAL : SESS_CONNECT_FAILED,
 		       errno);
 		return;
 	}
@@ -189,15 +190,15 @@ void session_start(struct session *s, double now)
 		s->r.t.connected = session_now();
 		s->io.step = STEP_GREETING;
 	} else if (errno != EINPROGRESS) {
-		finish(s, local_errno(errno) ? SESS_LOCAL : SESS_CONNECT_FAILED, errno);
+		sess_finish(s, local_errno(errno) ? SESS_LOCAL : SESS_CONNECT_FAILED, errno);
 	}
 }
 
 /* A read or write in TLS failed: keep the TLS layer's reason, end the session. */
-static void tls_io_error(struct session *s)
+void sess_tls_io_error(struct session *s)
 {
 	snprintf(s->r.tls_err, sizeof s->r.tls_err, "%s", tls_error(s->io.tls));
-	finish(s, SESS_IO_ERROR, 0);
+	sess_finish(s, SESS_IO_ERROR, 0);
 }
 
 /* Write through TLS; 1 to go on, 0 to wait or stop (state set). */
@@ -217,17 +218,17 @@ static int flush_tls(struct session *s)
 		s->io.tls_want = POLLOUT;
 		return 0;
 	case TLS_IO_CLOSED:
-		finish(s, SESS_CLOSED, 0);
+		sess_finish(s, SESS_CLOSED, 0);
 		return 0;
 	case TLS_IO_ERROR:
 	default:
-		tls_io_error(s);
+		sess_tls_io_error(s);
 		return 0;
 	}
 }
 
 /* Try to write what is left of the current command. */
-static void flush_out(struct session *s)
+void sess_flush_out(struct session *s)
 {
 	while (s->io.outoff < s->io.outlen) {
 		ssize_t n;
@@ -242,15 +243,13 @@ static void flush_out(struct session *s)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
-			finish(s, errno == ECONNRESET || errno == EPIPE ? SESS_RESET : SESS_IO_ERROR, errno);
+			sess_finish(s, errno == ECONNRESET || errno == EPIPE ? SESS_RESET : SESS_IO_ERROR, errno);
 			return;
 		}
 		s->io.outoff += (size_t)n;
 	}
 }
 
-static void on_eof(struct session *s, int reset);
-static void tls_io_error(struct session *s);
 
 /* The peer sent something before the command about to go out: it cannot
  * be that command's reply (RFC 5321 4.2: a reply answers a command), and
@@ -275,10 +274,10 @@ static int arrived_early(struct session *s)
 			transcript_add(s, "S: ", buf, strcspn(buf, "\r\n") < got ? strcspn(buf, "\r\n") : got);
 			break;
 		case TLS_IO_CLOSED:
-			on_eof(s, 0);
+			sess_on_eof(s, 0);
 			return 1;
 		case TLS_IO_ERROR:
-			tls_io_error(s);
+			sess_tls_io_error(s);
 			return 1;
 		case TLS_IO_WANT_READ:
 		case TLS_IO_WANT_WRITE:
@@ -286,7 +285,7 @@ static int arrived_early(struct session *s)
 			return 0;
 		}
 	}
-	finish(s, SESS_UNSOLICITED, 0);
+	sess_finish(s, SESS_UNSOLICITED, 0);
 	return 1;
 }
 
@@ -300,7 +299,7 @@ static void send_command(struct session *s, const char *verb, const char *arg)
 	n = snprintf(s->io.out, sizeof s->io.out, "%s%s%s\r\n", verb, arg ? " " : "", arg ? arg : "");
 
 	if (n < 0 || (size_t)n >= sizeof s->io.out) {
-		finish(s, SESS_IO_ERROR, EMSGSIZE); /* cannot happen: the EHLO name is bounded */
+		sess_finish(s, SESS_IO_ERROR, EMSGSIZE); /* cannot happen: the EHLO name is bounded */
 		return;
 	}
 	s->io.outlen = (size_t)n;
@@ -308,12 +307,12 @@ static void send_command(struct session *s, const char *verb, const char *arg)
 	s->io.cmd_read_seq = s->io.reads;
 	s->io.pending_at_send = sf_parser_pending(s->io.parser);
 	transcript_add(s, "C: ", s->io.out, s->io.outlen - 2);
-	flush_out(s);
+	sess_flush_out(s);
 }
 
 static void start_handshake(struct session *s);
 
-static void on_connected(struct session *s)
+void sess_on_connected(struct session *s)
 {
 	int err = 0;
 	socklen_t len = sizeof err;
@@ -324,11 +323,11 @@ static void on_connected(struct session *s)
 		/* the handshake completed, then the peer reset at once */
 		s->r.t.connected = session_now();
 		s->io.step = STEP_GREETING;
-		finish(s, SESS_RESET, err);
+		sess_finish(s, SESS_RESET, err);
 		return;
 	}
 	if (err != 0) {
-		finish(s, SESS_CONNECT_FAILED, err);
+		sess_finish(s, SESS_CONNECT_FAILED, err);
 		return;
 	}
 	s->r.t.connected = session_now();
@@ -381,7 +380,7 @@ static void after_ehlo(struct session *s)
 		session_probe_command(i, cmd, sizeof cmd, &s->r.probe_keyword[i]);
 		s->r.probe_sent[i] = strdup(cmd);
 		if (s->r.probe_sent[i] == NULL) {
-			finish(s, SESS_LOCAL, ENOMEM);
+			sess_finish(s, SESS_LOCAL, ENOMEM);
 			return;
 		}
 		s->r.probes_sent++;
@@ -403,10 +402,10 @@ static void tls_failed(struct session *s, const char *why)
 	snprintf(s->r.tls_err, sizeof s->r.tls_err, "%s", why);
 	transcript_add(s, "-- TLS handshake failed: ", why, strlen(why));
 	if (s->cfg->implicit_tls) {
-		finish(s, SESS_TLS_FAILED, 0);
+		sess_finish(s, SESS_TLS_FAILED, 0);
 	} else {
 		s->r.t.probe_done = session_now();
-		finish(s, SESS_COMPLETE, 0); /* the verdict reports it */
+		sess_finish(s, SESS_COMPLETE, 0); /* the verdict reports it */
 	}
 }
 
@@ -432,7 +431,7 @@ static void start_handshake(struct session *s)
 }
 
 /* Drive the handshake; on success go on with the conversation in TLS. */
-static void do_handshake(struct session *s)
+void sess_do_handshake(struct session *s)
 {
 	struct sf_parser *fresh;
 
@@ -458,7 +457,7 @@ static void do_handshake(struct session *s)
 	/* Nothing said in clear text may leak into the TLS conversation. */
 	fresh = sf_parser_new(NULL);
 	if (fresh == NULL) {
-		finish(s, SESS_LOCAL, ENOMEM);
+		sess_finish(s, SESS_LOCAL, ENOMEM);
 		return;
 	}
 	sf_parser_free(s->io.parser);
@@ -494,7 +493,7 @@ static void on_starttls_reply(struct session *s, struct sf_reply *r)
 	/* RFC 3207 5: octets after the 220 and before the handshake would be
 	 * read as if they came through TLS (the STARTTLS injection flaw). */
 	if (sf_parser_pending(s->io.parser) > 0) {
-		finish(s, SESS_UNSOLICITED, 0);
+		sess_finish(s, SESS_UNSOLICITED, 0);
 		return;
 	}
 	start_handshake(s);
@@ -508,12 +507,12 @@ static int parse_list(struct session *s, const struct sf_reply *r, struct sf_ehl
 		return 1;
 	if (sf_ehlo_parse(r, out) == 0)
 		return 1;
-	finish(s, SESS_LOCAL, ENOMEM);
+	sess_finish(s, SESS_LOCAL, ENOMEM);
 	return 0;
 }
 
 /* A complete reply arrived: advance the conversation. Takes ownership of r. */
-static void on_reply(struct session *s, struct sf_reply *r)
+void sess_on_reply(struct session *s, struct sf_reply *r)
 {
 	transcript_reply(s, r);
 	/* A reply is an answer only if its command was written before any of
@@ -521,7 +520,7 @@ static void on_reply(struct session *s, struct sf_reply *r)
 	if (s->io.step != STEP_GREETING &&
 	    (s->io.outoff < s->io.outlen || s->io.reads <= s->io.cmd_read_seq || s->io.pending_at_send > 0)) {
 		sf_reply_free(r);
-		finish(s, SESS_UNSOLICITED, 0);
+		sess_finish(s, SESS_UNSOLICITED, 0);
 		return;
 	}
 	switch (s->io.step) {
@@ -566,7 +565,7 @@ static void on_reply(struct session *s, struct sf_reply *r)
 		/* RFC 5321 4.1.1.10: QUIT gets 221. A 250 or 354 here is the
 		 * reply to an earlier command: the replies are out of step, one
 		 * of them was not the reply to its command. */
-		finish(s, r->code < 400 && r->code != 221 ? SESS_UNSOLICITED : SESS_COMPLETE, 0);
+		sess_finish(s, r->code < 400 && r->code != 221 ? SESS_UNSOLICITED : SESS_COMPLETE, 0);
 		return;
 	case STEP_IDLE:
 	case STEP_CONNECT:
@@ -575,13 +574,13 @@ static void on_reply(struct session *s, struct sf_reply *r)
 	default:
 		/* no reply can be parsed in these steps */
 		sf_reply_free(r);
-		finish(s, SESS_IO_ERROR, 0);
+		sess_finish(s, SESS_IO_ERROR, 0);
 		return;
 	}
 	if (r->code == 421) {
 		/* "service closing": the server ends the session itself */
 		s->r.t.probe_done = session_now();
-		finish(s, SESS_COMPLETE, 0);
+		sess_finish(s, SESS_COMPLETE, 0);
 		return;
 	}
 	if (s->io.step == STEP_EHLO || s->io.step == STEP_PROBE)
@@ -590,248 +589,3 @@ static void on_reply(struct session *s, struct sf_reply *r)
 		start_quit(s);
 }
 
-static void on_parse_error(struct session *s)
-{
-	size_t len = 0;
-	const char *line = sf_parser_error_line(s->io.parser, &len);
-
-	s->r.perr = sf_parser_error(s->io.parser);
-	if (line != NULL) {
-		if (len > sizeof s->r.perr_line - 1)
-			len = sizeof s->r.perr_line - 1;
-		memcpy(s->r.perr_line, line, len);
-		s->r.perr_line[len] = '\0';
-		s->r.perr_line_len = len;
-	}
-	if (s->r.perr == SF_PERR_NOMEM)
-		finish(s, SESS_LOCAL, ENOMEM);
-	else
-		finish(s, SESS_PROTOCOL, 0);
-}
-
-/* The peer closed (or reset) its side. */
-static void on_eof(struct session *s, int reset)
-{
-	s->r.pending_at_close = sf_parser_pending(s->io.parser);
-	if (s->io.step == STEP_QUIT && s->r.pending_at_close == 0) {
-		finish(s, SESS_COMPLETE, 0); /* closing after QUIT is what servers do */
-	} else if (s->io.step == STEP_PROBE) {
-		size_t n = s->r.probes_sent;
-		const struct sf_reply *prev = n >= 2 ? s->r.probe_reply[n - 2] : NULL;
-		/* The server refused the previous probe with a code that goes
-		 * with closing (RFC 7504's 521, as Haraka answers a long line;
-		 * 554, as postscreen and Postfix answer BDAT before they hang up)
-		 * and closed: its own policy, and the probe just sent was never
-		 * read. A 500 or 502 (what a server says to an X-ed command) is
-		 * no such reply: a close after it is a drop of the probe just
-		 * sent, and the verdict reports it. */
-		if (prev != NULL && (prev->code == 521 || prev->code == 554))
-			s->r.probe_refused_closed = 1;
-		else
-			s->r.probe_dropped = 1;
-		s->r.t.probe_done = session_now();
-		finish(s, SESS_COMPLETE, 0);
-	} else {
-		finish(s, reset ? SESS_RESET : SESS_CLOSED, reset ? ECONNRESET : 0);
-	}
-}
-
-/* Octets to the parser, complete replies to the conversation. */
-static void consume(struct session *s, const char *buf, size_t n)
-{
-	struct sf_reply *r = NULL;
-	enum sf_pstatus st = SF_PARSE_MORE;
-
-	s->r.bytes_in += n;
-	s->io.reads++;
-	sf_parser_feed(s->io.parser, buf, n);
-	while (!session_done(s) && s->io.step != STEP_HANDSHAKE &&
-	       (st = sf_parser_next(s->io.parser, &r)) == SF_PARSE_REPLY)
-		on_reply(s, r);
-	if (!session_done(s) && st == SF_PARSE_ERROR)
-		on_parse_error(s);
-}
-
-/* One read from the socket or the TLS layer. 1 if it got data. */
-static int read_some(struct session *s, char *buf, size_t want, size_t *got)
-{
-	ssize_t n;
-
-	if (s->io.tls != NULL) {
-		/* Acknowledge at once what TLS brings: a server whose TLS
-		 * library writes its session tickets and then the EHLO reply
-		 * has that reply held by its own Nagle algorithm until our
-		 * delayed ACK (40 ms) unless we ACK quickly. Linux drops
-		 * quick-ACK mode by itself, hence on every read. */
-#ifdef TCP_QUICKACK
-		(void)setsockopt(s->io.fd, IPPROTO_TCP, TCP_QUICKACK, &(int){ 1 }, sizeof(int));
-#endif
-		switch (tls_read(s->io.tls, buf, want, got)) {
-		case TLS_IO_OK:
-			s->io.tls_want = 0;
-			return 1;
-		case TLS_IO_WANT_READ:
-			s->io.tls_want = 0;
-			return 0;
-		case TLS_IO_WANT_WRITE:
-			s->io.tls_want = POLLOUT;
-			return 0;
-		case TLS_IO_CLOSED:
-			on_eof(s, 0);
-			return 0;
-		case TLS_IO_ERROR:
-		default:
-			tls_io_error(s);
-			return 0;
-		}
-	}
-	n = recv(s->io.fd, buf, want, 0);
-	if (n > 0) {
-		*got = (size_t)n;
-		return 1;
-	}
-	if (n == 0)
-		on_eof(s, 0);
-	else if (errno == ECONNRESET || errno == EPIPE)
-		on_eof(s, 1);
-	else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
-		finish(s, SESS_IO_ERROR, errno);
-	return 0;
-}
-
-static void on_readable(struct session *s)
-{
-	char buf[SESSION_READ_CHUNK];
-
-	/* TLS may hold decrypted octets the socket no longer signals: drain
-	 * them; a plain socket gets one read per wake-up. */
-	do {
-		size_t room = SF_CONN_BYTES_MAX - s->r.bytes_in;
-		size_t want = room < sizeof buf ? room : sizeof buf;
-		size_t got = 0;
-		/* cppcheck-suppress knownConditionTrueFalse ; bytes_in grows per read */
-		if (want == 0) {
-			finish(s, SESS_TOO_MUCH, 0);
-			return;
-		}
-		if (!read_some(s, buf, want, &got))
-			return;
-		consume(s, buf, got);
-	} while (!session_done(s) && s->io.tls != NULL && s->io.step != STEP_HANDSHAKE);
-}
-
-/* poll() events this session waits for; 0 if none. */
-static short wanted_events(const struct session *s)
-{
-	short ev;
-
-	if (s->io.step == STEP_DONE || s->io.fd < 0)
-		return 0;
-	if (s->io.step == STEP_CONNECT)
-		return POLLOUT;
-	if (s->io.step == STEP_HANDSHAKE)
-		return s->io.tls_want ? s->io.tls_want : POLLIN;
-	ev = POLLIN;
-	if (s->io.outoff < s->io.outlen || s->io.tls_want == POLLOUT)
-		ev |= POLLOUT;
-	return ev;
-}
-
-static void on_events(struct session *s, short revents)
-{
-	if (s->io.step == STEP_CONNECT) {
-		if (revents & (POLLOUT | POLLERR | POLLHUP))
-			on_connected(s);
-		if (s->io.step == STEP_HANDSHAKE)
-			do_handshake(s);
-		return;
-	}
-	if (s->io.step == STEP_HANDSHAKE) {
-		do_handshake(s);
-		if (s->io.step != STEP_EHLO_TLS && s->io.step != STEP_GREETING)
-			return;
-		/* the handshake may have brought application data along */
-		if (s->io.tls != NULL && tls_pending(s->io.tls) > 0)
-			on_readable(s);
-		return;
-	}
-	if ((revents & POLLOUT) && s->io.outoff < s->io.outlen)
-		flush_out(s);
-	if (!session_done(s) && (revents & (POLLIN | POLLERR | POLLHUP)))
-		on_readable(s);
-}
-
-/* The time (monotonic s) at which s gives up: the global deadline, or the
- * shorter wait for the reply to QUIT. */
-static double session_deadline(const struct session *s, double deadline)
-{
-	if (s->io.step == STEP_QUIT && s->io.quit_deadline > 0 && s->io.quit_deadline < deadline)
-		return s->io.quit_deadline;
-	return deadline;
-}
-
-/* A session's own deadline passed. Waiting for the reply to QUIT is not
- * worth failing the check: everything that matters was already said. */
-static void on_deadline(struct session *s)
-{
-	if (s->io.parser != NULL)
-		s->r.pending_at_close = sf_parser_pending(s->io.parser);
-	if (s->io.step == STEP_QUIT)
-		finish(s, SESS_COMPLETE, 0);
-	else
-		finish(s, SESS_TIMEOUT, 0);
-}
-
-void session_run(struct session *const *ss, size_t n, double deadline)
-{
-	struct pollfd *pfd = calloc(n ? n : 1, sizeof *pfd);
-	size_t *idx = calloc(n ? n : 1, sizeof *idx);
-
-	if (pfd == NULL || idx == NULL) {
-		for (size_t i = 0; i < n; i++)
-			if (!session_done(ss[i]))
-				finish(ss[i], SESS_LOCAL, ENOMEM);
-		free(pfd);
-		free(idx);
-		return;
-	}
-	for (;;) {
-		double now = session_now();
-		double next = deadline;
-		size_t m = 0;
-		int ms, rc;
-
-		for (size_t i = 0; i < n; i++) {
-			struct session *s = ss[i];
-			double d;
-			if (session_done(s))
-				continue;
-			d = session_deadline(s, deadline);
-			if (now >= d) {
-				on_deadline(s);
-				continue;
-			}
-			if (d < next)
-				next = d;
-			pfd[m].fd = s->io.fd;
-			pfd[m].events = wanted_events(s);
-			pfd[m].revents = 0;
-			idx[m++] = i;
-		}
-		if (m == 0)
-			break;
-		ms = (int)((next - now) * 1000.0) + 1;
-		rc = poll(pfd, m, ms);
-		if (rc < 0 && errno != EINTR)
-			break; /* cannot happen with valid arguments; the deadline check ends it */
-		for (size_t k = 0; rc > 0 && k < m; k++)
-			if (pfd[k].revents)
-				on_events(ss[idx[k]], pfd[k].revents);
-	}
-	/* only reached with sessions left if poll itself failed */
-	for (size_t i = 0; i < n; i++)
-		if (!session_done(ss[i]))
-			finish(ss[i], SESS_IO_ERROR, errno);
-	free(pfd);
-	free(idx);
-}

@@ -1,0 +1,34 @@
+/*
+ * session_impl.h - what session.c (the state machine) and session_loop.c
+ * (reading and the poll loop) share of a session's private workings. Not
+ * for any other stage.
+ */
+#ifndef SESSION_IMPL_H
+#define SESSION_IMPL_H
+
+#include "session.h"
+
+#define SESSION_READ_CHUNK 4096U /* octets of one read */
+
+/* End the session with an outcome; the first outcome recorded wins. */
+void sess_finish(struct session *s, enum session_outcome outcome, int err);
+
+/* A complete reply arrived: advance the conversation. Takes ownership of r. */
+void sess_on_reply(struct session *s, struct sf_reply *r);
+
+/* A read or write in TLS failed: keep the TLS layer's reason, end the session. */
+void sess_tls_io_error(struct session *s);
+
+/* Try to write what is left of the current command. */
+void sess_flush_out(struct session *s);
+
+/* The non-blocking connect finished (or failed). */
+void sess_on_connected(struct session *s);
+
+/* Drive the TLS handshake; on success go on with the conversation in TLS. */
+void sess_do_handshake(struct session *s);
+
+/* The peer closed (reset: reset) its side. */
+void sess_on_eof(struct session *s, int reset);
+
+#endif /* SESSION_IMPL_H */

@@ -1,0 +1,265 @@
+/*
+ * session_loop.c - the reading side of a conversation and the poll() loop
+ * that drives many of them under one deadline (see session.h): reads
+ * bounded by SESSION_READ_CHUNK and SF_CONN_BYTES_MAX, octets to the reply
+ * parser, complete replies to the state machine (session.c), the close,
+ * the reset and the deadline turned into outcomes.
+ */
+#include "session.h"
+#include "session_impl.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "sf_common.h"
+
+static void on_parse_error(struct session *s)
+{
+	size_t len = 0;
+	const char *line = sf_parser_error_line(s->io.parser, &len);
+
+	s->r.perr = sf_parser_error(s->io.parser);
+	if (line != NULL) {
+		if (len > sizeof s->r.perr_line - 1)
+			len = sizeof s->r.perr_line - 1;
+		memcpy(s->r.perr_line, line, len);
+		s->r.perr_line[len] = '\0';
+		s->r.perr_line_len = len;
+	}
+	if (s->r.perr == SF_PERR_NOMEM)
+		sess_finish(s, SESS_LOCAL, ENOMEM);
+	else
+		sess_finish(s, SESS_PROTOCOL, 0);
+}
+
+/* The peer closed (or reset) its side. */
+void sess_on_eof(struct session *s, int reset)
+{
+	s->r.pending_at_close = sf_parser_pending(s->io.parser);
+	if (s->io.step == STEP_QUIT && s->r.pending_at_close == 0) {
+		sess_finish(s, SESS_COMPLETE, 0); /* closing after QUIT is what servers do */
+	} else if (s->io.step == STEP_PROBE) {
+		size_t n = s->r.probes_sent;
+		const struct sf_reply *prev = n >= 2 ? s->r.probe_reply[n - 2] : NULL;
+		/* The server refused the previous probe with a code that goes
+		 * with closing (RFC 7504's 521, as Haraka answers a long line;
+		 * 554, as postscreen and Postfix answer BDAT before they hang up)
+		 * and closed: its own policy, and the probe just sent was never
+		 * read. A 500 or 502 (what a server says to an X-ed command) is
+		 * no such reply: a close after it is a drop of the probe just
+		 * sent, and the verdict reports it. */
+		if (prev != NULL && (prev->code == 521 || prev->code == 554))
+			s->r.probe_refused_closed = 1;
+		else
+			s->r.probe_dropped = 1;
+		s->r.t.probe_done = session_now();
+		sess_finish(s, SESS_COMPLETE, 0);
+	} else {
+		sess_finish(s, reset ? SESS_RESET : SESS_CLOSED, reset ? ECONNRESET : 0);
+	}
+}
+
+/* Octets to the parser, complete replies to the conversation. */
+static void consume(struct session *s, const char *buf, size_t n)
+{
+	struct sf_reply *r = NULL;
+	enum sf_pstatus st = SF_PARSE_MORE;
+
+	s->r.bytes_in += n;
+	s->io.reads++;
+	sf_parser_feed(s->io.parser, buf, n);
+	while (!session_done(s) && s->io.step != STEP_HANDSHAKE &&
+	       (st = sf_parser_next(s->io.parser, &r)) == SF_PARSE_REPLY)
+		sess_on_reply(s, r);
+	if (!session_done(s) && st == SF_PARSE_ERROR)
+		on_parse_error(s);
+}
+
+/* One read from the socket or the TLS layer. 1 if it got data. */
+static int read_some(struct session *s, char *buf, size_t want, size_t *got)
+{
+	ssize_t n;
+
+	if (s->io.tls != NULL) {
+		/* Acknowledge at once what TLS brings: a server whose TLS
+		 * library writes its session tickets and then the EHLO reply
+		 * has that reply held by its own Nagle algorithm until our
+		 * delayed ACK (40 ms) unless we ACK quickly. Linux drops
+		 * quick-ACK mode by itself, hence on every read. */
+#ifdef TCP_QUICKACK
+		(void)setsockopt(s->io.fd, IPPROTO_TCP, TCP_QUICKACK, &(int){ 1 }, sizeof(int));
+#endif
+		switch (tls_read(s->io.tls, buf, want, got)) {
+		case TLS_IO_OK:
+			s->io.tls_want = 0;
+			return 1;
+		case TLS_IO_WANT_READ:
+			s->io.tls_want = 0;
+			return 0;
+		case TLS_IO_WANT_WRITE:
+			s->io.tls_want = POLLOUT;
+			return 0;
+		case TLS_IO_CLOSED:
+			sess_on_eof(s, 0);
+			return 0;
+		case TLS_IO_ERROR:
+		default:
+			sess_tls_io_error(s);
+			return 0;
+		}
+	}
+	n = recv(s->io.fd, buf, want, 0);
+	if (n > 0) {
+		*got = (size_t)n;
+		return 1;
+	}
+	if (n == 0)
+		sess_on_eof(s, 0);
+	else if (errno == ECONNRESET || errno == EPIPE)
+		sess_on_eof(s, 1);
+	else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+		sess_finish(s, SESS_IO_ERROR, errno);
+	return 0;
+}
+
+static void on_readable(struct session *s)
+{
+	char buf[SESSION_READ_CHUNK];
+
+	/* TLS may hold decrypted octets the socket no longer signals: drain
+	 * them; a plain socket gets one read per wake-up. */
+	do {
+		size_t room = SF_CONN_BYTES_MAX - s->r.bytes_in;
+		size_t want = room < sizeof buf ? room : sizeof buf;
+		size_t got = 0;
+		/* cppcheck-suppress knownConditionTrueFalse ; bytes_in grows per read */
+		if (want == 0) {
+			sess_finish(s, SESS_TOO_MUCH, 0);
+			return;
+		}
+		if (!read_some(s, buf, want, &got))
+			return;
+		consume(s, buf, got);
+	} while (!session_done(s) && s->io.tls != NULL && s->io.step != STEP_HANDSHAKE);
+}
+
+/* poll() events this session waits for; 0 if none. */
+static short wanted_events(const struct session *s)
+{
+	short ev;
+
+	if (s->io.step == STEP_DONE || s->io.fd < 0)
+		return 0;
+	if (s->io.step == STEP_CONNECT)
+		return POLLOUT;
+	if (s->io.step == STEP_HANDSHAKE)
+		return s->io.tls_want ? s->io.tls_want : POLLIN;
+	ev = POLLIN;
+	if (s->io.outoff < s->io.outlen || s->io.tls_want == POLLOUT)
+		ev |= POLLOUT;
+	return ev;
+}
+
+static void on_events(struct session *s, short revents)
+{
+	if (s->io.step == STEP_CONNECT) {
+		if (revents & (POLLOUT | POLLERR | POLLHUP))
+			sess_on_connected(s);
+		if (s->io.step == STEP_HANDSHAKE)
+			sess_do_handshake(s);
+		return;
+	}
+	if (s->io.step == STEP_HANDSHAKE) {
+		sess_do_handshake(s);
+		if (s->io.step != STEP_EHLO_TLS && s->io.step != STEP_GREETING)
+			return;
+		/* the handshake may have brought application data along */
+		if (s->io.tls != NULL && tls_pending(s->io.tls) > 0)
+			on_readable(s);
+		return;
+	}
+	if ((revents & POLLOUT) && s->io.outoff < s->io.outlen)
+		sess_flush_out(s);
+	if (!session_done(s) && (revents & (POLLIN | POLLERR | POLLHUP)))
+		on_readable(s);
+}
+
+/* The time (monotonic s) at which s gives up: the global deadline, or the
+ * shorter wait for the reply to QUIT. */
+static double session_deadline(const struct session *s, double deadline)
+{
+	if (s->io.step == STEP_QUIT && s->io.quit_deadline > 0 && s->io.quit_deadline < deadline)
+		return s->io.quit_deadline;
+	return deadline;
+}
+
+/* A session's own deadline passed. Waiting for the reply to QUIT is not
+ * worth failing the check: everything that matters was already said. */
+static void on_deadline(struct session *s)
+{
+	if (s->io.parser != NULL)
+		s->r.pending_at_close = sf_parser_pending(s->io.parser);
+	if (s->io.step == STEP_QUIT)
+		sess_finish(s, SESS_COMPLETE, 0);
+	else
+		sess_finish(s, SESS_TIMEOUT, 0);
+}
+
+void session_run(struct session *const *ss, size_t n, double deadline)
+{
+	struct pollfd *pfd = calloc(n ? n : 1, sizeof *pfd);
+	size_t *idx = calloc(n ? n : 1, sizeof *idx);
+
+	if (pfd == NULL || idx == NULL) {
+		for (size_t i = 0; i < n; i++)
+			if (!session_done(ss[i]))
+				sess_finish(ss[i], SESS_LOCAL, ENOMEM);
+		free(pfd);
+		free(idx);
+		return;
+	}
+	for (;;) {
+		double now = session_now();
+		double next = deadline;
+		size_t m = 0;
+		int ms, rc;
+
+		for (size_t i = 0; i < n; i++) {
+			struct session *s = ss[i];
+			double d;
+			if (session_done(s))
+				continue;
+			d = session_deadline(s, deadline);
+			if (now >= d) {
+				on_deadline(s);
+				continue;
+			}
+			if (d < next)
+				next = d;
+			pfd[m].fd = s->io.fd;
+			pfd[m].events = wanted_events(s);
+			pfd[m].revents = 0;
+			idx[m++] = i;
+		}
+		if (m == 0)
+			break;
+		ms = (int)((next - now) * 1000.0) + 1;
+		rc = poll(pfd, m, ms);
+		if (rc < 0 && errno != EINTR)
+			break; /* cannot happen with valid arguments; the deadline check ends it */
+		for (size_t k = 0; rc > 0 && k < m; k++)
+			if (pfd[k].revents)
+				on_events(ss[idx[k]], pfd[k].revents);
+	}
+	/* only reached with sessions left if poll itself failed */
+	for (size_t i = 0; i < n; i++)
+		if (!session_done(ss[i]))
+			sess_finish(ss[i], SESS_IO_ERROR, errno);
+	free(pfd);
+	free(idx);
+}
