@@ -359,11 +359,11 @@ static int path_arg(struct cmdline *cl, const char *prefix)
 {
 	size_t n = strlen(prefix), i;
 
-	if (cl->plen < n || !emu_word_is(cl->par, n, prefix))
+	if (cl->plen < n || !sf_ci_word(cl->par, n, prefix))
 		return -1;
-	i = emu_skip_blanks(cl->par, cl->plen, n);
+	i = sf_skip_blanks(cl->par, cl->plen, n);
 	cl->word = cl->par + i;
-	cl->wlen = emu_token_len(cl->word, cl->plen - i);
+	cl->wlen = sf_token_end(cl->word, cl->plen - i, 0);
 	return cl->wlen > 0 ? 0 : -1;
 }
 
@@ -473,7 +473,7 @@ static const char *do_noop(struct persona *p, struct cmdline *cl)
 static void first_word(struct cmdline *cl)
 {
 	cl->word = cl->par;
-	cl->wlen = emu_token_len(cl->par, cl->plen);
+	cl->wlen = sf_token_end(cl->par, cl->plen, 0);
 }
 
 static const char *do_vrfy(struct persona *p, struct cmdline *cl)
@@ -534,14 +534,14 @@ static void command(struct persona *p, const char *s, size_t len, struct emu_out
 	const char *t = NULL;
 	size_t a;
 
-	cl.verb = emu_token_len(s, len);
-	a = emu_skip_blanks(s, len, cl.verb);
+	cl.verb = sf_token_end(s, len, 0);
+	a = sf_skip_blanks(s, len, cl.verb);
 	cl.par = s + a;
 	cl.plen = len - a;
-	while (cl.plen > 0 && emu_is_blank(cl.par[cl.plen - 1]))
+	while (cl.plen > 0 && sf_is_blank((unsigned char)(cl.par[cl.plen - 1])))
 		cl.plen--;
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-		if (emu_word_is(s, cl.verb, commands[i].verb)) {
+		if (sf_ci_word(s, cl.verb, commands[i].verb)) {
 			t = commands[i].fn(p, &cl);
 			break;
 		}

@@ -415,13 +415,13 @@ static void refuse(enum emu_fate fate, char *line, size_t m, size_t verb)
 /* What the server will take the command line[0..m) for. */
 static enum kind command_kind(const char *line, size_t m)
 {
-	size_t v = emu_token_len(line, m);
+	size_t v = sf_token_end(line, m, 0);
 
-	if (emu_word_is(line, v, "EHLO"))
+	if (sf_ci_word(line, v, "EHLO"))
 		return K_EHLO;
-	if (emu_word_is(line, v, "STARTTLS"))
+	if (sf_ci_word(line, v, "STARTTLS"))
 		return K_STARTTLS;
-	if (emu_word_is(line, v, "DATA"))
+	if (sf_ci_word(line, v, "DATA"))
 		return K_DATA;
 	return K_OTHER;
 }
@@ -432,7 +432,7 @@ static void command_line(struct emu_conn *c, struct emu_out *o, size_t start, si
 {
 	char *line = o->p + start;
 	size_t m = emu_line_core(line, n);
-	size_t verb = emu_token_len(line, m);
+	size_t verb = sf_token_end(line, m, 0);
 	uint64_t size;
 	int last;
 
@@ -463,7 +463,7 @@ static void message_end(struct emu_conn *c)
 /* 1 if c ends a token of a MIME parameter (RFC 2045 5.1, loosely). */
 static int param_stop(char c)
 {
-	return emu_is_blank(c) || c == ';' || c == '=' || c == '"';
+	return sf_is_blank((unsigned char)(c)) || c == ';' || c == '=' || c == '"';
 }
 
 /* s[i] is '"': the index after the closing quote (or n), and in *vlen the
@@ -500,18 +500,18 @@ static size_t mime_name_len(const char *s, size_t n)
 		for (a = i; i < n && !param_stop(s[i]); i++)
 			;
 		alen = i - a;
-		i = emu_skip_blanks(s, n, i);
+		i = sf_skip_blanks(s, n, i);
 		if (i == n || s[i] != '=')
 			continue;
-		i = emu_skip_blanks(s, n, i + 1);
+		i = sf_skip_blanks(s, n, i + 1);
 		if (i < n && s[i] == '"') {
 			i = skip_quoted(s, n, i, &vlen);
 		} else {
-			for (v = i; i < n && s[i] != ';' && !emu_is_blank(s[i]); i++)
+			for (v = i; i < n && s[i] != ';' && !sf_is_blank((unsigned char)(s[i])); i++)
 				;
 			vlen = i - v;
 		}
-		if ((emu_word_is(s + a, alen, "name") || emu_word_is(s + a, alen, "filename")) &&
+		if ((sf_ci_word(s + a, alen, "name") || sf_ci_word(s + a, alen, "filename")) &&
 		    vlen > best)
 			best = vlen;
 	}
@@ -526,14 +526,14 @@ static int mime_header(struct emu_conn *c, const char *line, size_t m)
 {
 	size_t from = 0;
 
-	if (m == 0 || !emu_is_blank(line[0])) { /* a new field: "name:" */
+	if (m == 0 || !sf_is_blank((unsigned char)(line[0]))) { /* a new field: "name:" */
 		const char *colon = memchr(line, ':', m);
 		size_t k = colon != NULL ? (size_t)(colon - line) : 0;
 
-		while (k > 0 && emu_is_blank(line[k - 1]))
+		while (k > 0 && sf_is_blank((unsigned char)(line[k - 1])))
 			k--;
-		c->mime_field = colon != NULL && (emu_word_is(line, k, "Content-Type") ||
-						  emu_word_is(line, k, "Content-Disposition"));
+		c->mime_field = colon != NULL && (sf_ci_word(line, k, "Content-Type") ||
+						  sf_ci_word(line, k, "Content-Disposition"));
 		from = colon != NULL ? (size_t)(colon - line) + 1U : m;
 	}
 	if (c->mime_field && c->prof->filename_max > 0 &&
@@ -682,11 +682,11 @@ static void mask_banner(enum emu_banner rule, size_t k, char *line, size_t m)
 /* 1 if the EHLO line text t[0..n) (after "250-") matches the list. */
 static int keyword_listed(const struct emu_keyword *list, const char *t, size_t n)
 {
-	size_t kw = emu_token_len(t, n);
-	int params = emu_skip_blanks(t, n, kw) < n;
+	size_t kw = sf_token_end(t, n, 0);
+	int params = sf_skip_blanks(t, n, kw) < n;
 
 	for (; list != NULL && list->word != NULL; list++)
-		if (emu_word_is(t, kw, list->word) && (params || !list->need_params))
+		if (sf_ci_word(t, kw, list->word) && (params || !list->need_params))
 			return 1;
 	return 0;
 }

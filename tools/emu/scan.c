@@ -7,6 +7,8 @@
  */
 #include "scan.h"
 
+#include "sf_ascii.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,50 +54,10 @@ size_t emu_line_core(const char *line, size_t n)
 	return n;
 }
 
-int emu_is_blank(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-size_t emu_token_len(const char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len && !emu_is_blank(s[i]))
-		i++;
-	return i;
-}
-
-size_t emu_skip_blanks(const char *s, size_t len, size_t i)
-{
-	while (i < len && emu_is_blank(s[i]))
-		i++;
-	return i;
-}
-
-/* ASCII upper case without the locale (ctype would follow LC_CTYPE). */
-static unsigned char ascii_upper(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') ? (unsigned char)(c - 'a' + 'A') : c;
-}
-
-int emu_word_is(const char *s, size_t len, const char *word)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		if (word[i] == '\0')
-			return 0;
-		if (ascii_upper((unsigned char)s[i]) != ascii_upper((unsigned char)word[i]))
-			return 0;
-	}
-	return word[i] == '\0';
-}
-
 int emu_word_in(const char *s, size_t len, const char *const *list)
 {
 	for (; list != NULL && *list != NULL; list++)
-		if (emu_word_is(s, len, *list))
+		if (sf_ci_word(s, len, *list))
 			return 1;
 	return 0;
 }
@@ -149,13 +111,13 @@ int emu_bdat_parse(const char *s, size_t len, uint64_t *size, int *last)
 	size_t i, n;
 	int is_last = 0;
 
-	n = emu_token_len(s, len);
-	if (!emu_word_is(s, n, "BDAT"))
+	n = sf_token_end(s, len, 0);
+	if (!sf_ci_word(s, n, "BDAT"))
 		return -1;
-	i = emu_skip_blanks(s, len, n);
+	i = sf_skip_blanks(s, len, n);
 	if (i == n) /* no blank after the verb */
 		return -1;
-	n = emu_token_len(s + i, len - i);
+	n = sf_token_end(s + i, len - i, 0);
 	if (n == 0 || n > BDAT_DIGITS_MAX)
 		return -1;
 	for (size_t k = 0; k < n; k++)
@@ -167,13 +129,13 @@ int emu_bdat_parse(const char *s, size_t len, uint64_t *size, int *last)
 	v = strtoull(digits, &end, 10);
 	if (errno != 0 || end != digits + n || v > EMU_BDAT_MAX)
 		return -1;
-	i = emu_skip_blanks(s, len, i + n);
+	i = sf_skip_blanks(s, len, i + n);
 	if (i < len) {
-		n = emu_token_len(s + i, len - i);
-		if (!emu_word_is(s + i, n, "LAST"))
+		n = sf_token_end(s + i, len - i, 0);
+		if (!sf_ci_word(s + i, n, "LAST"))
 			return -1;
 		is_last = 1;
-		if (emu_skip_blanks(s, len, i + n) != len)
+		if (sf_skip_blanks(s, len, i + n) != len)
 			return -1;
 	}
 	*size = (uint64_t)v;

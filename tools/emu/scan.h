@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sf_ascii.h" /* the blank, token and case helpers */
+
 /* A caller-owned output area: bytes go to p[len..cap). An append that does
  * not fit writes nothing and sets over; callers size the area so that it
  * never happens and treat over as a broken contract. */
@@ -35,18 +37,9 @@ void emu_out_putu(struct emu_out *o, uint64_t v);
  * right before that LF belongs to the line end too. n == 0 gives 0. */
 size_t emu_line_core(const char *line, size_t n);
 
-/* 1 if c is SP or HT (the blanks of RFC 5321 4.1.1 and RFC 5322 2.2.3). */
-int emu_is_blank(char c);
 
-/* Octets from s up to the first blank (or len): the verb of a command line
- * or the keyword of an EHLO line. */
-size_t emu_token_len(const char *s, size_t len);
 
-/* Index of the first non-blank octet at or after i (len if none). */
-size_t emu_skip_blanks(const char *s, size_t len, size_t i);
 
-/* 1 if s[0..len) equals word, ASCII case-insensitively (RFC 5321 2.4). */
-int emu_word_is(const char *s, size_t len, const char *word);
 
 /* 1 if s[0..len) is one of the words of a NULL-terminated list. */
 int emu_word_in(const char *s, size_t len, const char *const *list);
