@@ -29,6 +29,13 @@ enum sf_state {
 #define SF_EHLO_KEYWORD_MAX 64U   /* octets in one EHLO keyword we store */
 #define SF_REQUIRE_MAX 32U        /* extensions the user may require */
 
+/* The DATA-phase witness (--probe=data, doc/inspection-boxes.md 4.1): just
+ * past the two limits of the ASA's default ESMTP policy that drop the
+ * connection in a message. */
+#define SF_WITNESS_HEADER_LINE 1000U /* octets of its long header line, CRLF excluded (policy: 998) */
+#define SF_WITNESS_FILE_NAME 300U    /* octets of its MIME file name, quotes excluded (policy: 255) */
+#define SF_WITNESS_PARTS 2U          /* message parts, each its own write: the header, the MIME part */
+
 /* "OK", "WARNING", "CRITICAL", "UNKNOWN"; "UNKNOWN" for anything else. */
 const char *sf_state_name(int state);
 

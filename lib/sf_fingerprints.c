@@ -37,21 +37,25 @@ static const struct sf_box well_known[SF_BOX__WELL_KNOWN] = {
 		"cisco-pix-fixup",
 		"Cisco PIX 5.1-6.x SMTP fixup (MailGuard)",
 		REMEDY_PIX_FIXUP REMEDY_POSTFIX,
+		0,
 	},
 	[SF_BOX_PIX4] = {
 		"cisco-pix4",
 		"Cisco PIX 4.x SMTP fixup (MailGuard)",
 		REMEDY_PIX_FIXUP REMEDY_POSTFIX,
+		0,
 	},
 	[SF_BOX_CISCO_ASA] = {
 		"cisco-asa",
 		"Cisco ASA/FTD/FWSM ESMTP inspection",
 		REMEDY_ASA REMEDY_POSTFIX,
+		0,
 	},
 	[SF_BOX_PIX_MAILGUARD] = {
 		"cisco-pix-mailguard",
 		"Cisco PIX MailGuard (RFC 821 commands only)",
 		REMEDY_PIX_FIXUP " " REMEDY_ASA REMEDY_POSTFIX,
+		0,
 	},
 };
 
@@ -70,7 +74,8 @@ enum tok_kind {
 	TK_WORD,       /* equals one of the '|'-separated words in s */
 	TK_PATH,       /* equals s, or starts with s followed by '/' */
 	TK_PAREN,      /* starts with '(' and has something after it */
-	TK_PAREN_HEX32 /* exactly '(' 32 hex digits ')' */
+	TK_PAREN_HEX32,/* exactly '(' 32 hex digits ')' */
+	TK_ANY         /* any one token (a host name) */
 };
 
 struct tok_pat {
@@ -80,52 +85,123 @@ struct tok_pat {
 
 #define PAT_MAX 6 /* tokens in one pattern, TK_END included */
 
+/* Where a row's tokens must stand in the text. */
+enum fp_anchor {
+	FP_ANYWHERE = 0, /* they appear in a row somewhere */
+	FP_WHOLE,        /* the text is exactly these tokens */
+	FP_END           /* they end the text */
+};
+
 /* One row: the box, and the tokens its banner shows in a row. */
 struct fp_row {
-	struct sf_box box; /* first: sf_fingerprint_at() hands out &row->box */
-	int whole;         /* 1: the text is exactly these tokens; 0: they appear in a row */
+	struct sf_box box;     /* first: sf_fingerprint_at() hands out &row->box */
+	enum fp_anchor anchor;
 	struct tok_pat pat[PAT_MAX];
+	const char *ehlo_kw;   /* an EHLO keyword only this box adds, or NULL */
 };
+
+/* Remedy texts of the proxies that show themselves (doc/inspection-boxes.md
+ * 5.2): nothing to turn off, but what they change. */
+#define PROXY_STUNNEL \
+	"A TLS terminator: nothing to do if it belongs there. In clear text it" \
+	" answers EHLO itself with STARTTLS only; the server's own extensions" \
+	" show inside TLS (-S)."
+#define PROXY_PROXSMTP \
+	"A filtering proxy: nothing to do if it belongs there. It greets and" \
+	" answers EHLO in its own words, drops PIPELINING, STARTTLS and CHUNKING" \
+	" from the server's list and adds XFILTERED."
 
 static const struct fp_row fp_rows[] = {
 	{
 		{"checkpoint-fw1", "Check Point FireWall-1 SMTP security server",
 		 "Take the SMTP resource (security server) off the rule that"
-		 " carries this mail, or exempt the mail server from it."},
-		0,
+		 " carries this mail, or exempt the mail server from it.", 0},
+		FP_ANYWHERE,
 		{{TK_WORD, "checkpoint"}, {TK_WORD, "firewall-1"}, {TK_WORD, "secure"},
 		 {TK_WORD, "esmtp|smtp"}, {TK_WORD, "server"}, {TK_END, NULL}},
+		NULL,
 	},
 	{
 		{"sonicwall-es", "SonicWALL Email Security",
 		 "It relays the mail itself, so the ESMTP extensions seen are its"
 		 " own; if it should not be in the path, send port 25 straight to"
-		 " the mail server."},
-		0,
+		 " the mail server.", 0},
+		FP_ANYWHERE,
 		{{TK_WORD, "esmtp"}, {TK_WORD, "sonicwall"}, {TK_PAREN, NULL}, {TK_END, NULL}},
+		NULL,
 	},
 	{
 		{"barracuda", "Barracuda Email Security Gateway",
 		 "It relays the mail itself, so the ESMTP extensions seen are its"
 		 " own; if it should not be in the path, send port 25 straight to"
-		 " the mail server."},
-		0,
+		 " the mail server.", 0},
+		FP_ANYWHERE,
 		{{TK_WORD, "esmtp"}, {TK_PAREN_HEX32, NULL}, {TK_END, NULL}},
+		NULL,
 	},
 	{
 		{"fsecure-igk", "F-Secure Internet Gatekeeper SMTP proxy",
 		 "Its SMTP proxy deletes CHUNKING, BINARYMIME, PIPELINING and"
 		 " STARTTLS and caps SIZE; exempt the mail server from SMTP"
-		 " scanning or send port 25 straight to it."},
-		0,
+		 " scanning or send port 25 straight to it.", 0},
+		FP_ANYWHERE,
 		{{TK_PATH, "f-secure/fsigk_smtp"}, {TK_END, NULL}},
+		NULL,
 	},
 	{
 		{"watchguard-smtp-proxy", "WatchGuard SMTP proxy",
 		 "Use a packet filter policy for SMTP instead of the SMTP proxy,"
-		 " or review the SMTP proxy action's ESMTP and TLS settings."},
-		1,
+		 " or review the SMTP proxy action's ESMTP and TLS settings.", 0},
+		FP_WHOLE,
 		{{TK_WORD, "smtp"}, {TK_WORD, "service"}, {TK_WORD, "ready"}, {TK_END, NULL}},
+		NULL,
+	},
+	/* --- open-source proxies that show themselves: notes, not faults --- */
+	{
+		/* stunnel 5 with protocol = smtp: the server's greeting with
+		 * "stunnel for" after its first word (stunnel4 5.68, Debian 12) */
+		{"stunnel", "stunnel (protocol = smtp)", PROXY_STUNNEL, 1},
+		FP_ANYWHERE,
+		{{TK_WORD, "stunnel"}, {TK_WORD, "for"}, {TK_END, NULL}},
+		NULL,
+	},
+	{
+		/* older stunnel: " + stunnel" appended (doc/inspection-boxes.md 5.2) */
+		{"stunnel-old", "stunnel (protocol = smtp, before 5)", PROXY_STUNNEL, 1},
+		FP_END,
+		{{TK_WORD, "+"}, {TK_WORD, "stunnel"}, {TK_END, NULL}},
+		NULL,
+	},
+	{
+		/* proxsmtpd and clamsmtpd share their SMTP code: both greet
+		 * "220 smtp.passthru" and add XFILTERED (proxsmtp 1.10 and
+		 * clamsmtp 1.10, Debian 12) */
+		{"proxsmtpd", "proxsmtpd/clamsmtpd filtering SMTP proxy", PROXY_PROXSMTP, 1},
+		FP_WHOLE,
+		{{TK_WORD, "smtp.passthru"}, {TK_END, NULL}},
+		"XFILTERED",
+	},
+	{
+		/* nginx's mail proxy greets "<server_name> ESMTP ready" and
+		 * answers EHLO from smtp_capabilities (nginx 1.22, Debian 12) */
+		{"nginx-mail", "nginx mail proxy",
+		 "A mail proxy: nothing to do if it belongs there. It answers EHLO"
+		 " from its smtp_capabilities directive, not with the server's list;"
+		 " compare with the server itself (--reference).", 1},
+		FP_WHOLE,
+		{{TK_ANY, NULL}, {TK_WORD, "esmtp"}, {TK_WORD, "ready"}, {TK_END, NULL}},
+		NULL,
+	},
+	{
+		/* TIS FWTK smap, "220 host SMTP/smap Ready." (Nmap's service
+		 * fingerprints); not the PIX 4 "SMTP/cmap ready" */
+		{"tis-smap", "TIS FWTK smap (SMTP wrapper)",
+		 "A store-and-forward wrapper: nothing to do if it belongs there. It"
+		 " takes the mail itself and hands it to the mailer later (smapd);"
+		 " it speaks plain SMTP, so no extension passes it.", 1},
+		FP_ANYWHERE,
+		{{TK_WORD, "smtp/smap"}, {TK_WORD, "ready.|ready"}, {TK_END, NULL}},
+		NULL,
 	},
 };
 
@@ -217,6 +293,8 @@ static int tok_match(const struct tok *t, const struct tok_pat *tp)
 			if (!is_hex(t->p[i]))
 				return 0;
 		return 1;
+	case TK_ANY:
+		return 1;
 	case TK_END:
 	default:
 		return 0; /* a pattern never asks to match its end marker */
@@ -224,7 +302,7 @@ static int tok_match(const struct tok *t, const struct tok_pat *tp)
 }
 
 /* 1 if the pattern's tokens follow each other from text[*start...]; for a
- * whole-text row, also nothing may follow them. */
+ * whole-text or end row, also nothing may follow them. */
 static int pattern_at(const char *text, size_t len, size_t start, const struct fp_row *row)
 {
 	size_t pos = start;
@@ -234,7 +312,7 @@ static int pattern_at(const char *text, size_t len, size_t start, const struct f
 		if (!next_token(text, len, &pos, &t) || !tok_match(&t, &row->pat[k]))
 			return 0;
 	}
-	return !row->whole || !next_token(text, len, &pos, &t);
+	return row->anchor == FP_ANYWHERE || !next_token(text, len, &pos, &t);
 }
 
 static int row_match(const char *text, size_t len, const struct fp_row *row)
@@ -242,7 +320,7 @@ static int row_match(const char *text, size_t len, const struct fp_row *row)
 	size_t pos = 0;
 	struct tok t;
 
-	if (row->whole)
+	if (row->anchor == FP_WHOLE)
 		return pattern_at(text, len, 0, row);
 	/* try the pattern at every token start */
 	for (;;) {
@@ -262,6 +340,19 @@ const struct sf_box *sf_fingerprint_banner(const char *text, size_t len)
 	for (size_t i = 0; i < FP_COUNT; i++)
 		if (row_match(text, len, &fp_rows[i]))
 			return &fp_rows[i].box;
+	return NULL;
+}
+
+const struct sf_box *sf_fingerprint_keyword(const char *kw, size_t len)
+{
+	if (kw == NULL)
+		return NULL;
+	for (size_t i = 0; i < FP_COUNT; i++) {
+		const char *k = fp_rows[i].ehlo_kw;
+
+		if (k != NULL && strlen(k) == len && sf_ci_equal_n(kw, k, len))
+			return &fp_rows[i].box;
+	}
 	return NULL;
 }
 
@@ -320,5 +411,79 @@ int sf_banner_masked(const struct sf_reply *greeting, const struct sf_box **box)
 		return 0;
 	if (box != NULL)
 		*box = sf_box_get(kept ? SF_BOX_PIX_OLD : SF_BOX_CISCO_ASA);
+	return 1;
+}
+
+/* --- masks that break the reply syntax (doc/inspection-boxes.md 1.4) ------- */
+
+/* How one greeting line fits a whole-line mask. */
+enum mask_line {
+	ML_NO = 0,  /* not a masked line */
+	ML_REPLY,   /* a reply line, its text masked (or too short to tell yet) */
+	ML_BROKEN   /* separator masked, code kept or masked */
+};
+
+static int is_mask_octet(char c)
+{
+	return c == '*' || c == '2' || c == '0' || sf_is_blank((unsigned char)c);
+}
+
+/* Line s[0..n) (no line end), the first of the greeting or a later one;
+ * done: it ended with a line end (an unfinished line is judged on the
+ * octets it has). */
+static enum mask_line mask_line_kind(const char *s, size_t n, int first, int done)
+{
+	static const char code[] = "220";
+	enum mask_line kind = ML_REPLY;
+
+	if (n == 0)
+		return done ? ML_NO : ML_REPLY; /* a mask keeps every length: no empty line */
+	for (size_t i = 0; i < n && i < 3; i++) {
+		if (s[i] == code[i])
+			continue;
+		if (first || (s[i] != '*' && s[i] != '2' && s[i] != '0'))
+			return ML_NO; /* the first line keeps "220": PIX spares 2 and 0 */
+		kind = ML_BROKEN; /* a continuation line's code was masked */
+	}
+	if (n < 4)
+		return done && kind == ML_BROKEN ? ML_NO : kind; /* "2*" is no line a mask makes */
+	if (s[3] == '*')
+		kind = ML_BROKEN;
+	else if (kind == ML_BROKEN || (s[3] != '-' && s[3] != ' '))
+		return ML_NO; /* a masked code keeps no separator; "2200" is no mask */
+	for (size_t i = 4; i < n; i++)
+		if (!is_mask_octet(s[i]))
+			return ML_NO;
+	return kind;
+}
+
+int sf_greeting_mask_broken(const char *raw, size_t len, const struct sf_box **box)
+{
+	size_t pos = 0, nline = 0;
+	int broken = 0;
+
+	if (box != NULL)
+		*box = NULL;
+	if (raw == NULL || len == 0)
+		return 0;
+	while (pos < len) {
+		const char *lf = memchr(raw + pos, '\n', len - pos);
+		size_t end = lf != NULL ? (size_t)(lf - raw) : len;
+		size_t n = end - pos;
+		enum mask_line k;
+
+		if (n > 0 && raw[pos + n - 1] == '\r')
+			n--; /* CR LF; a bare LF ends a line too (lib/sf_reply.c) */
+		k = mask_line_kind(raw + pos, n, nline == 0, lf != NULL);
+		if (k == ML_NO)
+			return 0;
+		broken |= k == ML_BROKEN;
+		nline++;
+		pos = end + (lf != NULL);
+	}
+	if (!broken)
+		return 0;
+	if (box != NULL)
+		*box = sf_box_get(SF_BOX_PIX_OLD);
 	return 1;
 }

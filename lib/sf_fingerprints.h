@@ -15,6 +15,8 @@ struct sf_box {
 	const char *id;     /* short stable id, e.g. "cisco-asa" */
 	const char *name;   /* what to tell the operator, e.g. "Cisco ASA/FTD ESMTP inspection" */
 	const char *remedy; /* how to turn it off, one or more sentences; "" if none known */
+	int benign;         /* 1: a proxy or TLS terminator that shows itself, not a fault by
+			     * itself (doc/inspection-boxes.md 5.2): a note, never a Cisco box */
 };
 
 /* Well-known boxes the verdict names directly. */
@@ -35,6 +37,10 @@ const struct sf_box *sf_box_get(enum sf_box_id id);
  * len. */
 const struct sf_box *sf_fingerprint_banner(const char *text, size_t len);
 
+/* The proxy whose own EHLO keyword kw[0..len) is (case-insensitive, whole
+ * keyword), e.g. proxsmtpd's XFILTERED; NULL if none. Never reads past len. */
+const struct sf_box *sf_fingerprint_keyword(const char *kw, size_t len);
+
 /* Number of rows in the banner fingerprint table, and row i (for tests). */
 size_t sf_fingerprint_count(void);
 const struct sf_box *sf_fingerprint_at(size_t i);
@@ -44,5 +50,17 @@ const struct sf_box *sf_fingerprint_at(size_t i);
  * the PIX (2/0 survived) or ASA (only '*') row. PIX 4's "SMTP/cmap" banner
  * also counts, with the PIX 4 row. */
 int sf_banner_masked(const struct sf_reply *greeting, const struct sf_box **box);
+
+/* A greeting the reply parser refused because a mask took the whole line
+ * (doc/inspection-boxes.md 1.4): raw[0..len) is what arrived while waiting
+ * for the greeting, line ends kept, the last line possibly unfinished.
+ * 1 if the first line starts with "220" and every line is either a reply
+ * line whose text is masked ('*', '2', '0', blanks) or a line whose
+ * separator was masked ('*' at octet 4) and whose code is '2', '0' or '*'
+ * (kept or masked), the rest masked text; at least one line of the second
+ * kind. Sets *box to the PIX row: only PIX/MailGuard cases show the mask
+ * over the separator. "2200", "220 *** ACME ***", "HTTP/1.1 400" and a
+ * line of '*' after a clear first line are not. Never reads past len. */
+int sf_greeting_mask_broken(const char *raw, size_t len, const struct sf_box **box);
 
 #endif /* SF_FINGERPRINTS_H */

@@ -57,6 +57,10 @@ static const struct sf_kind_info kinds[SF_FIND__COUNT] = {
 	[SF_FIND_LOCAL] = {NULL, SF_UNKNOWN, "this host failed", 0},
 	[SF_FIND_EHLO_TLS_REFUSED] = {NULL, SF_CRITICAL, "EHLO inside TLS not answered with 250", 0},
 	[SF_FIND_PROBE_REFUSED] = {NULL, SF_OK, "the server refused a probe and closed (its own policy)", 0},
+	[SF_FIND_PROXY] = {"proxy", SF_OK, "SMTP proxy or TLS terminator that shows itself", 0},
+	[SF_FIND_DATA_DROPPED] = {"data-dropped", SF_CRITICAL,
+				  "connection dropped in the message, no reply (--probe=data)", 1},
+	[SF_FIND_DATA_NOTE] = {NULL, SF_OK, "what the DATA-phase witness saw (--probe=data)", 0},
 };
 
 const struct sf_kind_info *sf_kind_info(enum sf_kind k)
@@ -277,8 +281,8 @@ static int judge_fingerprint(const struct sf_reply *g, struct sf_verdict *v)
 		struct sbuf b = {0};
 		struct sf_finding *f;
 
-		if (box == NULL)
-			continue;
+		if (box == NULL || box->benign)
+			continue; /* a proxy that shows itself: j_proxy */
 		sb_puts(&b, "greeting matches ");
 		sb_puts(&b, box->name);
 		f = finding_add(v, SF_FIND_FINGERPRINT, box, &b);
@@ -1134,6 +1138,207 @@ static int judge_server_said(const struct sf_verdict_input *in, enum sf_kind k,
 	return f == NULL ? -1 : evidence_reply(f, r);
 }
 
+/* --- a mask that broke the greeting (doc/inspection-boxes.md 1.4) ----------- */
+
+#define BROKEN_LINES_MAX 16U /* greeting lines kept as evidence */
+
+/* 1 if conversation cv ended because a whole-line mask broke the greeting's
+ * syntax; *box (if not NULL) is the box it points to. */
+static int greeting_broken(const struct sf_conv *cv, const struct sf_box **box)
+{
+	const char *raw = cv->greeting_raw != NULL ? cv->greeting_raw : cv->line;
+	size_t len = cv->greeting_raw != NULL ? cv->greeting_raw_len : cv->line_len;
+
+	if (cv->end != SF_END_PROTOCOL || !cv->in_greeting)
+		return 0;
+	return sf_greeting_mask_broken(raw, len, box);
+}
+
+/* The greeting a mask made unparseable: CRITICAL whatever --banner-masked
+ * says, as the session could not be held (no client gets past it). */
+static int judge_banner_broken(const struct sf_conv *cv, const struct sf_box *box,
+			       struct sf_verdict *v)
+{
+	const char *raw = cv->greeting_raw != NULL ? cv->greeting_raw : cv->line;
+	size_t len = cv->greeting_raw != NULL ? cv->greeting_raw_len : cv->line_len;
+	struct sbuf b = {0};
+	struct sf_finding *f;
+	size_t pos = 0;
+
+	v->banner_masked = 1;
+	sb_puts(&b, "greeting banner masked over the whole line (");
+	sb_puts(&b, len > 3 && raw[3] == '*' ? "the separator after 220 masked"
+					     : "a continuation line lost its code");
+	sb_puts(&b, "): clients cannot parse it, no mail gets past the greeting");
+	f = finding_add(v, SF_FIND_BANNER_MASKED, box, &b);
+	if (f == NULL)
+		return -1;
+	f->state = SF_CRITICAL;
+	f->fixed = 1;
+	while (pos < len && f->nevidence < BROKEN_LINES_MAX) {
+		const char *lf = memchr(raw + pos, '\n', len - pos);
+		size_t end = lf != NULL ? (size_t)(lf - raw) : len;
+		size_t n = end - pos;
+
+		if (n > 0 && raw[pos + n - 1] == '\r')
+			n--;
+		if (evidence_add(f, raw + pos, n) < 0)
+			return -1;
+		pos = end + 1;
+	}
+	return 0;
+}
+
+/* --- proxies that show themselves (doc/inspection-boxes.md 5.2) ---------- */
+
+/* A benign proxy named by the greeting or by a keyword of its own in the
+ * EHLO list: one note with the lines that show it. */
+static int judge_proxy(const struct sf_reply *g, const struct sf_reply *r, const struct sf_ehlo *e,
+		       struct sf_verdict *v)
+{
+	const struct sf_box *box = NULL;
+	size_t gline = 0, kline = 0;
+	struct sbuf b = {0};
+	struct sf_finding *f;
+
+	for (size_t i = 0; g != NULL && i < g->nlines && box == NULL; i++) {
+		size_t n;
+		const char *t = sf_reply_text(g, i, &n);
+		const struct sf_box *x = sf_fingerprint_banner(t, n);
+
+		if (x != NULL && x->benign) {
+			box = x;
+			gline = i + 1;
+		}
+	}
+	for (size_t i = 0; e != NULL && i < e->next && kline == 0; i++) {
+		const struct sf_box *x = sf_fingerprint_keyword(e->ext[i].keyword,
+								strlen(e->ext[i].keyword));
+
+		if (x != NULL && (box == NULL || x == box) && e->ext[i].line < r->nlines) {
+			box = x;
+			kline = e->ext[i].line + 1;
+		}
+	}
+	if (box == NULL)
+		return 0;
+	sb_puts(&b, gline && kline ? "greeting and EHLO reply show " : gline ? "greeting shows "
+										   : "EHLO reply shows ");
+	sb_puts(&b, box->name);
+	sb_puts(&b, ": a proxy in the path, not a fault by itself");
+	f = finding_add(v, SF_FIND_PROXY, box, &b);
+	if (f == NULL || (gline && evidence_line(f, g, gline - 1) < 0))
+		return -1;
+	return kline ? evidence_line(f, r, kline - 1) : 0;
+}
+
+/* --- the DATA-phase witness (--probe=data, doc/inspection-boxes.md 4.1) ------ */
+
+/* What message part n (1-based) carried past a policy, in words. */
+static void witness_part(struct sbuf *b, size_t n)
+{
+	if (n <= 1) {
+		sb_puts(b, "a message header line of ");
+		sb_putz(b, SF_WITNESS_HEADER_LINE);
+		sb_puts(b, " octets");
+	} else {
+		sb_puts(b, "a MIME file name of ");
+		sb_putz(b, SF_WITNESS_FILE_NAME);
+		sb_puts(b, " octets");
+	}
+}
+
+/* The policy of the ASA's default ESMTP map that part n crosses. */
+static const char *witness_policy(size_t n)
+{
+	return n <= 1 ? "header lines over 998 octets"
+		      : "MIME file names over 255 octets, so attachments with long names never arrive";
+}
+
+static int judge_witness(const struct sf_witness *w, struct sf_verdict *v)
+{
+	struct sbuf b = {0};
+	struct sf_finding *f;
+	enum sf_kind k = SF_FIND_DATA_NOTE;
+	const struct sf_box *box = NULL;
+
+	switch (w->end) {
+	case SF_WITNESS_REFUSED:
+		sb_puts(&b, "DATA witness skipped: the server refused ");
+		sb_puts(&b, w->refused_cmd != NULL ? w->refused_cmd : "the transaction");
+		if (w->refused != NULL) {
+			sb_puts(&b, " (");
+			sb_putz(&b, (size_t)w->refused->code);
+			sb_puts(&b, ")");
+		}
+		break;
+	case SF_WITNESS_PASSED:
+		sb_puts(&b, "DATA witness: ");
+		witness_part(&b, 1);
+		sb_puts(&b, " and ");
+		witness_part(&b, 2);
+		sb_puts(&b, " passed (no reset within ");
+		put_seconds(&b, w->wait, 0);
+		sb_puts(&b, " s each); closed before the end of data, nothing delivered");
+		break;
+	case SF_WITNESS_CUT:
+		sb_puts(&b, "DATA witness cut short by the timeout after ");
+		witness_part(&b, w->parts);
+		break;
+	case SF_WITNESS_REPLIED:
+		sb_puts(&b, "DATA witness: the server itself ");
+		if (w->reply != NULL) {
+			sb_puts(&b, "answered ");
+			sb_putz(&b, (size_t)w->reply->code);
+		} else {
+			sb_puts(&b, "began a reply");
+		}
+		sb_puts(&b, " after ");
+		witness_part(&b, w->parts);
+		sb_puts(&b, ": its own policy, not the path's");
+		break;
+	case SF_WITNESS_DROPPED:
+		k = SF_FIND_DATA_DROPPED;
+		box = sf_box_get(SF_BOX_CISCO_ASA);
+		sb_puts(&b, w->reset ? "connection reset" : "connection closed");
+		sb_puts(&b, " with no reply after ");
+		witness_part(&b, w->parts);
+		sb_puts(&b, " (DATA witness): the ASA's default ESMTP policy drops ");
+		sb_puts(&b, witness_policy(w->parts));
+		break;
+	case SF_WITNESS_NONE:
+	default:
+		return 0;
+	}
+	f = finding_add(v, k, box, &b);
+	if (f == NULL)
+		return -1;
+	if (w->end == SF_WITNESS_REFUSED)
+		return evidence_reply(f, w->refused);
+	if (w->end == SF_WITNESS_REPLIED)
+		return evidence_reply(f, w->reply);
+	if (w->end == SF_WITNESS_DROPPED) {
+		struct sbuf e = {0};
+		char *line;
+		int rc;
+
+		if (evidence_reply(f, w->data) < 0)
+			return -1;
+		sb_puts(&e, "-- then message part ");
+		sb_putz(&e, w->parts);
+		sb_puts(&e, " with ");
+		witness_part(&e, w->parts);
+		sb_puts(&e, w->reset ? ", and a reset" : ", and a close");
+		line = sb_take(&e);
+		if (line == NULL)
+			return -1;
+		rc = evidence_add(f, line, strlen(line));
+		free(line);
+		return rc;
+	}
+	return 0;
+}
+
 /* --- the table of judges ------------------------------------------------------ */
 
 /* The facts every judge reads, the EHLO lists parsed once. */
@@ -1143,6 +1348,8 @@ struct ctx {
 	const struct sf_ehlo *etls;    /* the list inside TLS, or NULL */
 	const struct sf_ehlo *eref;    /* the reference path's list, or NULL */
 	const struct sf_box *ehlo_box; /* what a failed EHLO points to, or NULL */
+	int broken;                    /* a mask broke the greeting's syntax (conv) */
+	const struct sf_box *broken_box;
 	struct sf_ehlo *own[3];        /* lists parsed here because the input had none */
 };
 
@@ -1179,6 +1386,7 @@ static int ctx_prepare(struct ctx *c, const struct sf_verdict_input *in)
 	    ctx_list(c, in->ehlo_tls, in->ehlo_tls_list, 1, &c->etls) < 0 ||
 	    ctx_list(c, in->ref_ehlo, in->ref_ehlo_list, 2, &c->eref) < 0)
 		return -1;
+	c->broken = greeting_broken(&in->conv, &c->broken_box);
 	if (in->ehlo != NULL && sf_reply_is_noop_like(in->ehlo))
 		c->ehlo_box = sf_box_get(SF_BOX_PIX_MAILGUARD);
 	else if (in->ehlo != NULL && in->ehlo->code != 250 && reply_has_x_echo(in->ehlo))
@@ -1194,9 +1402,12 @@ static void ctx_release(struct ctx *c)
 
 static int j_session(const struct ctx *c, struct sf_verdict *v)
 {
-	if (judge_end(c->in, &c->in->conv, "", v) < 0)
+	/* a mask that broke the greeting is j_banner_broken's, not "not SMTP" */
+	if (!c->broken && judge_end(c->in, &c->in->conv, "", v) < 0)
 		return -1;
-	return c->in->tls_conv == NULL ? 0 : judge_end(c->in, c->in->tls_conv, "STARTTLS session: ", v);
+	if (c->in->tls_conv == NULL || (c->broken && greeting_broken(c->in->tls_conv, NULL)))
+		return 0;
+	return judge_end(c->in, c->in->tls_conv, "STARTTLS session: ", v);
 }
 
 static int j_greeting(const struct ctx *c, struct sf_verdict *v)
@@ -1374,6 +1585,21 @@ static int j_ref_unusable(const struct ctx *c, struct sf_verdict *v)
 	return finding_add(v, SF_FIND_REF_UNUSABLE, NULL, &b) == NULL ? -1 : 0;
 }
 
+static int j_banner_broken(const struct ctx *c, struct sf_verdict *v)
+{
+	return c->broken ? judge_banner_broken(&c->in->conv, c->broken_box, v) : 0;
+}
+
+static int j_proxy(const struct ctx *c, struct sf_verdict *v)
+{
+	return judge_proxy(c->in->greeting, c->in->ehlo, c->e, v);
+}
+
+static int j_witness(const struct ctx *c, struct sf_verdict *v)
+{
+	return c->in->witness == NULL ? 0 : judge_witness(c->in->witness, v);
+}
+
 static int j_baseline(const struct ctx *c, struct sf_verdict *v)
 {
 	return judge_baseline(c->in, c->e, v);
@@ -1408,6 +1634,7 @@ static const struct judge {
 	{SF_FIND_GREETING_REFUSED, j_greeting},
 	{SF_FIND_SERVER_CLOSED, j_closed},
 	{SF_FIND_BANNER_MASKED, j_banner},
+	{SF_FIND_BANNER_MASKED, j_banner_broken},
 	{SF_FIND_EHLO_NOOP, j_noop},
 	{SF_FIND_EHLO_REFUSED, j_refused},
 	{SF_FIND_EXT_MASKED, j_masked},
@@ -1418,7 +1645,9 @@ static const struct judge {
 	{SF_FIND_EXT_STRIPPED, j_stripped},
 	{SF_FIND_EHLO_TLS_REFUSED, j_ehlo_tls},
 	{SF_FIND_PROBE, j_probes},
+	{SF_FIND_DATA_DROPPED, j_witness},
 	{SF_FIND_FINGERPRINT, j_fingerprint},
+	{SF_FIND_PROXY, j_proxy},
 	{SF_FIND_REF_BANNER, j_ref_banner},
 	{SF_FIND_REF_MISSING, j_ref_missing},
 	{SF_FIND_REF_UNUSABLE, j_ref_unusable},
@@ -1460,7 +1689,7 @@ static void apply_overrides(const struct sf_verdict_input *in, struct sf_verdict
 {
 	for (size_t i = 0; i < v->nfindings; i++) {
 		struct sf_finding *f = &v->findings[i];
-		if (in->state_of != NULL && kinds[f->kind].option != NULL)
+		if (in->state_of != NULL && kinds[f->kind].option != NULL && !f->fixed)
 			f->state = in->state_of[f->kind];
 	}
 }
@@ -1561,7 +1790,20 @@ void sf_finding_brief(const struct sf_verdict *v, const struct sf_finding *f, ch
 	switch (f->kind) {
 	case SF_FIND_BANNER_MASKED:
 		snprintf(buf, bufsz, "%s", f->box == sf_box_get(SF_BOX_PIX4) ? "greeting replaced by \"SMTP/cmap ready\""
-										 : "greeting masked");
+					   : strstr(f->summary, "whole line") != NULL
+						   ? "greeting masked over the whole line: clients cannot parse it"
+						   : "greeting masked");
+		break;
+	case SF_FIND_DATA_DROPPED:
+		/* "connection reset with no reply after a message header line of 1000 octets" */
+		between(f->summary, NULL, " (DATA witness)", part, sizeof part);
+		snprintf(buf, bufsz, "%s", part);
+		break;
+	case SF_FIND_DATA_NOTE:
+		snprintf(buf, bufsz, "%s", f->summary);
+		break;
+	case SF_FIND_PROXY:
+		snprintf(buf, bufsz, "%s", f->box != NULL ? f->box->name : "an SMTP proxy");
 		break;
 	case SF_FIND_EXT_MASKED:
 		if (v->masked_extensions > 0)

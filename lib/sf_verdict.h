@@ -40,6 +40,8 @@ enum sf_kind {
 	SF_FIND_REF_MISSING,       /* --reference: offered on the reference path, missing or masked here */
 	SF_FIND_REF_BANNER,        /* --reference: the greeting differs from the reference path's */
 	SF_FIND_BASELINE_CHANGED,  /* --baseline: keywords gone or the greeting changed since the last clean run */
+	SF_FIND_PROXY,             /* an open-source proxy or TLS terminator shows itself (stunnel...): a note */
+	SF_FIND_DATA_DROPPED,      /* --probe=data: the connection dropped, no reply, after a part a policy punishes */
 	/* Kinds without an option: the conversation itself. */
 	SF_FIND_SESSION_FAILED,    /* the conversation could not be held (refused, reset, timeout, not SMTP...) */
 	SF_FIND_GREETING_REFUSED,  /* the greeting is not 220: the server refuses the session */
@@ -49,6 +51,7 @@ enum sf_kind {
 	SF_FIND_LOCAL,             /* this host failed (out of memory, descriptors): UNKNOWN */
 	SF_FIND_EHLO_TLS_REFUSED,  /* EHLO inside TLS not answered with 250: no box sees inside TLS */
 	SF_FIND_PROBE_REFUSED,     /* --probe: the server refused a probe (4xx/5xx) and closed: its policy, a note */
+	SF_FIND_DATA_NOTE,         /* --probe=data: the witness passed, was skipped or met the server's policy */
 	SF_FIND__COUNT             /* count; not a kind */
 };
 
@@ -71,6 +74,7 @@ struct sf_finding {
 	size_t nevidence;
 	char **evidence;           /* lines exactly as received (unescaped), or what was sent and came back */
 	const struct sf_box *box;  /* recognised box or NULL */
+	int fixed;                 /* 1: the state is the conversation's, no option overrides it */
 };
 
 /* One probe command (--probe) and what came back. */
@@ -106,6 +110,33 @@ struct sf_conv {
 	const char *line;   /* SF_END_PROTOCOL: the offending octets (raw), or NULL */
 	size_t line_len;
 	int mid_reply;      /* it ended in the middle of a reply */
+	int in_greeting;    /* it ended while waiting for the greeting */
+	const char *greeting_raw; /* SF_END_PROTOCOL in the greeting: the octets that came (raw, */
+	size_t greeting_raw_len;  /* line ends kept, maybe cut), or NULL: then line alone is judged */
+};
+
+/* How the DATA-phase witness (--probe=data) ended. */
+enum sf_witness_end {
+	SF_WITNESS_NONE = 0, /* not run: not asked, EHLO failed, or the connection ended before */
+	SF_WITNESS_REFUSED,  /* MAIL, RCPT or DATA not accepted: skipped */
+	SF_WITNESS_PASSED,   /* every part written, no reaction within the wait: we closed */
+	SF_WITNESS_REPLIED,  /* the server replied (or began to) during the message */
+	SF_WITNESS_DROPPED,  /* the connection was reset or closed with no reply during the message */
+	SF_WITNESS_CUT       /* the check's deadline came before every part was watched */
+};
+
+/* The DATA-phase witness: MAIL FROM:<>, RCPT, DATA, then the parts of a
+ * message (SF_WITNESS_PARTS; part 1 holds the long header line, part 2 the
+ * long MIME file name), never the end-of-data marker. */
+struct sf_witness {
+	enum sf_witness_end end;
+	const char *refused_cmd;        /* REFUSED: the command as sent, without CRLF */
+	const struct sf_reply *refused; /* REFUSED: its reply */
+	const struct sf_reply *data;    /* the 354 to DATA, when the message was begun */
+	size_t parts;                   /* message parts written */
+	const struct sf_reply *reply;   /* REPLIED: the reply, or NULL if it never completed */
+	int reset;                      /* DROPPED: 1 reset, 0 closed */
+	double wait;                    /* seconds watched after each part */
 };
 
 /* What was seen. Replies and lists are borrowed: the verdict copies what it
@@ -134,6 +165,7 @@ struct sf_verdict_input {
 	size_t ntls_ignore;
 	const struct sf_probe *probes;   /* --probe results, in the order sent */
 	size_t nprobes;
+	const struct sf_witness *witness; /* --probe=data, or NULL */
 	const struct sf_reply *ref_greeting; /* --reference: the same server without the box, */
 	const struct sf_reply *ref_ehlo;     /* its greeting and EHLO reply; NULL when not used */
 	const struct sf_ehlo *ref_ehlo_list; /* that reply parsed, or NULL */

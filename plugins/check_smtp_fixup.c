@@ -55,7 +55,8 @@ void print_usage(void)
 {
 	/* no '|' here: after an UNKNOWN, Nagios would read the rest as perfdata */
 	printf("Usage:\n %s -H host|-D domain [-p port] [-4] [-6] [-t timeout] [-F fqdn]\n"
-	       "  [-w seconds] [-c seconds] [-R ext[,ext...]] [-S] [--tls] [--probe]\n"
+	       "  [-w seconds] [-c seconds] [-R ext[,ext...]] [-S] [--tls]\n"
+	       "  [--probe[=commands,data]] [--probe-rcpt=address]\n"
 	       "  [--tls-ignore=ext[,ext...]] [--reference=host[:port]]\n"
 	       "  [--reference-transport=plain/starttls/tls] [--baseline]\n"
 	       "  [--KIND=STATE...]\n"
@@ -100,10 +101,19 @@ static void print_help(void)
 	       " --tls\n    TLS from the first octet (implicit TLS; port 465 unless -p)\n"
 	       " --tls-ignore=EXT[,EXT...]\n"
 	       "    Extensions that may legitimately differ inside TLS (default: STARTTLS,AUTH)\n"
-	       " --probe\n"
-	       "    Also send commands a box rewrites or punishes but a server answers\n"
-	       "    harmlessly: BDAT 0 LAST outside a transaction, a NOOP longer than 512\n"
-	       "    octets, RSET. No mail is sent\n"
+	       " --probe[=commands,data]\n"
+	       "    commands (the default): also send commands a box rewrites or punishes but\n"
+	       "    a server answers harmlessly: BDAT 0 LAST outside a transaction, a NOOP\n"
+	       "    longer than 512 octets, RSET.\n"
+	       "    data: the DATA-phase witness, after EHLO (or HELO) and in clear text:\n"
+	       "    MAIL FROM:<>, RCPT, DATA, then a message whose header has a line over 998\n"
+	       "    octets and whose MIME part has a file name over 255, each part in its own\n"
+	       "    write, watched %g s each; a reset or close with no reply is the ASA's\n"
+	       "    default policy. It never sends the end of data: it closes the connection,\n"
+	       "    so nothing is delivered (the server may log an aborted DATA)\n"
+	       " --probe-rcpt=ADDRESS\n"
+	       "    The witness's recipient (default: postmaster at -D's domain or -H's name;\n"
+	       "    for an address, at the domain of the EHLO name)\n"
 	       " --reference=HOST[:PORT]\n"
 	       "    The same server reached without the box (port: -p's); keywords it offers\n"
 	       "    that this path lacks or masks, and a greeting that differs, are findings\n"
@@ -114,7 +124,7 @@ static void print_help(void)
 	       "    Keep the banner and extensions of the last run without findings (state\n"
 	       "    retention, MP_STATE_PATH); keywords gone and a changed banner are findings\n"
 	       " -v, --verbose\n    Add the SMTP transcript to the long output\n",
-	       DEFAULT_PORT, DEFAULT_TIMEOUT);
+	       DEFAULT_PORT, DEFAULT_TIMEOUT, WITNESS_WAIT);
 	printf("\nState of each kind of finding (STATE: ok, warning, critical, unknown):\n");
 	for (int k = 0; k < SF_FIND__COUNT; k++) {
 		const struct sf_kind_info *ki = sf_kind_info((enum sf_kind)k);
@@ -123,8 +133,9 @@ static void print_help(void)
 			       sf_state_name(ki->default_state));
 	}
 	printf("\nA connection refused, reset or closed early, a timeout, a peer that does not\n"
-	       "speak SMTP and a 4xx/5xx greeting are CRITICAL; bad options and this host's\n"
-	       "own failures (out of memory, no file descriptors) are UNKNOWN.\n"
+	       "speak SMTP and a 4xx/5xx greeting are CRITICAL, and so is a greeting masked so\n"
+	       "that it no longer parses, whatever --banner-masked says; bad options and this\n"
+	       "host's own failures (out of memory, no file descriptors) are UNKNOWN.\n"
 	       "\nExit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n"
 	       "\nExamples:\n"
 	       " %s -H mail.example.org\n"

@@ -37,10 +37,15 @@ static void conv_of(const struct session_result *r, struct sf_conv *c)
 	c->end = end_of(r);
 	c->step = session_step_words(r->failed_step);
 	c->mid_reply = r->pending_at_close > 0;
+	c->in_greeting = r->failed_step == STEP_GREETING;
 	if (c->end == SF_END_PROTOCOL) {
 		c->reason = sf_perr_str(r->perr);
 		c->line = r->perr_line;
 		c->line_len = r->perr_line_len;
+		if (c->in_greeting) {
+			c->greeting_raw = r->greeting_raw;
+			c->greeting_raw_len = r->greeting_raw_len;
+		}
 	} else if (r->tls_err[0] != '\0' && (c->end == SF_END_TLS_FAILED || r->sys_errno == 0)) {
 		c->reason = r->tls_err; /* the TLS library's reason, not errno's "Success" */
 	} else if (r->sys_errno != 0) {
@@ -53,9 +58,29 @@ struct facts {
 	struct sf_verdict_input in;
 	struct sf_conv tls_conv, ref_conv;
 	struct sf_probe probes[SESSION_PROBES];
+	struct sf_witness witness;
 	char name[HOST_MAX + 16], ref_name[HOST_MAX + 16];
 	char since[40];
 };
+
+/* --probe=data: what the witness met, in lib's words. */
+static void fill_witness(const struct plan *p, const struct session_result *r, struct facts *f)
+{
+	struct sf_witness *w = &f->witness;
+
+	if (!p->scfg[0].witness)
+		return;
+	w->end = r->witness_end;
+	w->refused_cmd = r->witness_refused;
+	w->refused = r->witness_data != NULL ? r->witness_data
+		     : r->witness_rcpt != NULL ? r->witness_rcpt : r->witness_mail;
+	w->data = r->witness_data;
+	w->parts = r->witness_parts;
+	w->reply = r->witness_reply;
+	w->reset = r->witness_reset;
+	w->wait = p->scfg[0].witness_wait;
+	f->in.witness = w;
+}
 
 static void fill_reference(const struct plan *p, struct facts *f)
 {
@@ -118,6 +143,7 @@ static void fill_facts(const struct config *cfg, const struct plan *p, const str
 	}
 	in->probes = f->probes;
 	in->nprobes = r->probes_sent;
+	fill_witness(p, r, f);
 	fill_reference(p, f);
 	if (bl != NULL && bl->have) {
 		baseline_since(bl, f->since, sizeof f->since);

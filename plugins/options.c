@@ -214,6 +214,53 @@ int opt_reference(const char *arg, char *host, char *port)
 	return 0;
 }
 
+/* 1 if c is atext (RFC 5322 3.2.3), the octets of a dot-string's atoms. */
+static int atext(unsigned char c)
+{
+	return sf_is_alnum(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+int opt_rcpt(const char *arg)
+{
+	const char *at = strrchr(arg, '@');
+	size_t local, len = strlen(arg);
+
+	if (len == 0 || len > RCPT_MAX)
+		return -1;
+	if (at == NULL)
+		return sf_ci_equal(arg, "postmaster") ? 0 : -1;
+	local = (size_t)(at - arg);
+	if (local == 0 || local > LOCAL_PART_MAX || arg[0] == '.' || arg[local - 1] == '.')
+		return -1;
+	for (size_t i = 0; i < local; i++) {
+		if (arg[i] == '.' ? arg[i + 1] == '.' : !atext((unsigned char)arg[i]))
+			return -1;
+	}
+	return opt_fqdn(at + 1);
+}
+
+int opt_probe(const char *arg, int *bits)
+{
+	const char *p = arg;
+
+	if (*arg == '\0')
+		return -1;
+	while (*p) {
+		size_t len = strcspn(p, ",");
+
+		if (len == 8 && strncmp(p, "commands", 8) == 0)
+			*bits |= PROBE_COMMANDS;
+		else if (len == 4 && strncmp(p, "data", 4) == 0)
+			*bits |= PROBE_DATA;
+		else
+			return -1;
+		p += len;
+		if (*p == ',' && *++p == '\0')
+			return -1;
+	}
+	return 0;
+}
+
 int opt_keywords(struct kwlist *l, const char *arg)
 {
 	const char *p = arg;
@@ -287,7 +334,8 @@ static int set_transport(enum transport *t, const char *arg, char *err, size_t e
 }
 
 enum { OPT_KIND_BASE = 1000, OPT_EXTRA_OPTS = 999, OPT_TLS = 998, OPT_PROBE = 997,
-       OPT_TLS_IGNORE = 996, OPT_REFERENCE = 995, OPT_BASELINE = 994, OPT_REF_TRANSPORT = 993 };
+       OPT_TLS_IGNORE = 996, OPT_REFERENCE = 995, OPT_BASELINE = 994, OPT_REF_TRANSPORT = 993,
+       OPT_PROBE_RCPT = 992 };
 
 /* One option: 0, or -1 with err set. */
 static int take(struct config *cfg, int c, const char *arg, int *tls_ignore_set, char *err,
@@ -344,7 +392,21 @@ static int take(struct config *cfg, int c, const char *arg, int *tls_ignore_set,
 	case 'S': cfg->starttls = 1; return 0;
 	case 'v': cfg->verbose++; return 0;
 	case OPT_TLS: cfg->implicit_tls = 1; return 0;
-	case OPT_PROBE: cfg->probe = 1; return 0;
+	case OPT_PROBE:
+		if (arg == NULL) {
+			cfg->probe |= PROBE_COMMANDS;
+			return 0;
+		}
+		if (opt_probe(arg, &cfg->probe) != 0)
+			return fail(err, errsz, "--probe takes commands, data or commands,data, not '%s'",
+				    shown(arg, tmp, 64));
+		return 0;
+	case OPT_PROBE_RCPT:
+		if (opt_rcpt(arg) != 0)
+			return fail(err, errsz, "--probe-rcpt must be an address such as postmaster@example.org, not '%s'",
+				    shown(arg, tmp, sizeof tmp));
+		snprintf(cfg->probe_rcpt, sizeof cfg->probe_rcpt, "%s", arg);
+		return 0;
 	case OPT_BASELINE: cfg->baseline = 1; return 0;
 	case OPT_REFERENCE:
 		switch (opt_reference(arg, cfg->ref_host, cfg->ref_port)) {
@@ -382,6 +444,42 @@ static int take(struct config *cfg, int c, const char *arg, int *tls_ignore_set,
 	}
 }
 
+/* 1 if host is an IP address, not a name. */
+static int is_address(const char *host)
+{
+	unsigned char bin[16];
+
+	return inet_pton(AF_INET, host, bin) == 1 || inet_pton(AF_INET6, host, bin) == 1 ||
+	       strchr(host, ':') != NULL;
+}
+
+/* --probe=data's recipient when none is given: postmaster at the checked
+ * domain (-D's, or -H's name), else at the EHLO name's domain (its name
+ * without the first label when it has three or more); "postmaster" alone
+ * for an address literal, which every server must take (RFC 5321 4.5.1). */
+static void default_rcpt(struct config *cfg)
+{
+	const char *d = cfg->domain[0] ? cfg->domain : cfg->host;
+
+	if (d[0] == '\0' || is_address(d) || opt_fqdn(d) != 0) {
+		const char *dot = strchr(cfg->fqdn, '.');
+
+		d = cfg->fqdn;
+		if (d[0] == '[') {
+			snprintf(cfg->probe_rcpt, sizeof cfg->probe_rcpt, "postmaster");
+			return;
+		}
+		if (dot != NULL && strchr(dot + 1, '.') != NULL)
+			d = dot + 1;
+	}
+	if (strlen(d) > RCPT_MAX - strlen("postmaster@"))
+		d = NULL; /* too long for a path: the local name alone */
+	if (d == NULL)
+		snprintf(cfg->probe_rcpt, sizeof cfg->probe_rcpt, "postmaster");
+	else
+		snprintf(cfg->probe_rcpt, sizeof cfg->probe_rcpt, "postmaster@%.243s", d);
+}
+
 /* The combinations, once every option is in. */
 static int check_combinations(struct config *cfg, char *err, size_t errsz)
 {
@@ -399,6 +497,12 @@ static int check_combinations(struct config *cfg, char *err, size_t errsz)
 		return fail(err, errsz, "--reference compares one server: not with -D");
 	if (cfg->ref_host[0] != '\0' && cfg->ref_port[0] == '\0')
 		snprintf(cfg->ref_port, sizeof cfg->ref_port, "%s", cfg->port);
+	if (cfg->probe_rcpt[0] != '\0' && !(cfg->probe & PROBE_DATA))
+		return fail(err, errsz, "--probe-rcpt is the recipient of --probe=data: give that too");
+	if ((cfg->probe & PROBE_DATA) && cfg->implicit_tls)
+		return fail(err, errsz, "--probe=data watches a box that reads the message in clear text: not with --tls");
+	if ((cfg->probe & PROBE_DATA) && cfg->probe_rcpt[0] == '\0')
+		default_rcpt(cfg);
 	return 0;
 }
 
@@ -418,7 +522,8 @@ enum opt_action options_parse(int argc, char **argv, struct config *cfg, char *e
 		{"verbose", no_argument, NULL, 'v'},
 		{"starttls", no_argument, NULL, 'S'},
 		{"tls", no_argument, NULL, OPT_TLS},
-		{"probe", no_argument, NULL, OPT_PROBE},
+		{"probe", optional_argument, NULL, OPT_PROBE},
+		{"probe-rcpt", required_argument, NULL, OPT_PROBE_RCPT},
 		{"tls-ignore", required_argument, NULL, OPT_TLS_IGNORE},
 		{"reference", required_argument, NULL, OPT_REFERENCE},
 		{"reference-transport", required_argument, NULL, OPT_REF_TRANSPORT},

@@ -23,6 +23,12 @@
 #define HOST_MAX 255U
 #define FQDN_MAX 255U
 #define OPT_ERR_MAX 512U /* octets of an option error message */
+#define RCPT_MAX 254U    /* octets of --probe-rcpt's address (RFC 5321 4.5.3.1.3: a path of 256 with <>) */
+#define LOCAL_PART_MAX 64U /* octets of its local part (RFC 5321 4.5.3.1.1) */
+
+/* --probe=WHAT: bits of cfg->probe. */
+#define PROBE_COMMANDS 1 /* commands a box rewrites or punishes (plain --probe) */
+#define PROBE_DATA 2     /* the DATA-phase witness */
 
 /* A list of EHLO keywords given as options (-R, --tls-ignore). */
 struct kwlist {
@@ -58,7 +64,8 @@ struct config {
 	struct kwlist tls_ignore;     /* --tls-ignore (default STARTTLS,AUTH) */
 	int starttls;                 /* -S */
 	int implicit_tls;             /* --tls */
-	int probe;                    /* --probe */
+	int probe;                    /* --probe[=commands,data]: PROBE_* bits */
+	char probe_rcpt[RCPT_MAX + 1];/* --probe-rcpt, or the default postmaster@domain */
 	enum sf_state state_of[SF_FIND__COUNT]; /* per kind, after overrides */
 	int verbose;
 };
@@ -101,6 +108,15 @@ int opt_fqdn(const char *arg);
  * HOST_MAX + 1), port into port (size 6, "" when not given). -1 for a bad
  * host, -2 for a bad port. */
 int opt_reference(const char *arg, char *host, char *port);
+
+/* --probe-rcpt: local@domain, the local part a dot-string of RFC 5321
+ * 4.1.2 (no quoted strings), the domain as -F takes it (a name or an
+ * address literal); or "postmaster" alone (RFC 5321 4.5.1). */
+int opt_rcpt(const char *arg);
+
+/* --probe's value: "commands", "data" or both, comma-separated; the
+ * PROBE_* bits into *bits (added to what it holds). */
+int opt_probe(const char *arg, int *bits);
 
 /* Add a comma-separated keyword list to l (repeatable, adds up). */
 int opt_keywords(struct kwlist *l, const char *arg);

@@ -271,12 +271,16 @@ static void plan_sessions(const struct config *cfg, struct plan *p)
 	c[0].quit_wait = QUIT_WAIT;
 	c[0].starttls = cfg->starttls;
 	c[0].implicit_tls = cfg->implicit_tls;
-	c[0].probe = cfg->probe;
+	c[0].probe = (cfg->probe & PROBE_COMMANDS) != 0;
+	c[0].witness = (cfg->probe & PROBE_DATA) != 0;
+	c[0].witness_rcpt = cfg->probe_rcpt;
+	c[0].witness_wait = WITNESS_WAIT;
 	c[0].sni = cfg->host[0] ? cfg->host : NULL; /* -D: no one name for all */
 	c[2] = c[0]; /* --reference: its own transport, no probe */
 	c[2].starttls = cfg->ref_transport == TRANSPORT_STARTTLS;
 	c[2].implicit_tls = cfg->ref_transport == TRANSPORT_TLS;
 	c[2].probe = 0;
+	c[2].witness = 0;
 	c[2].sni = NULL;
 	if (cfg->starttls && cfg->probe) {
 		/* the probe's long command may get the connection dropped,
@@ -284,6 +288,7 @@ static void plan_sessions(const struct config *cfg, struct plan *p)
 		c[1] = c[0];
 		c[0].starttls = 0;
 		c[1].probe = 0;
+		c[1].witness = 0; /* the witness ends its connection: never in the STARTTLS one */
 	}
 }
 

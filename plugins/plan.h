@@ -21,6 +21,7 @@
 #define ADDR_MAX 16U    /* addresses of one host we check */
 #define TARGETS_MAX 32U /* targets of one check (addresses of all hosts) */
 #define PLAN_NOTE_MAX 512U
+#define WITNESS_WAIT 1.0 /* seconds --probe=data watches after each message part */
 
 /* What a target is to the check, for the summary's counts. */
 enum role {

@@ -222,7 +222,7 @@ static void build_perfdata(const struct config *cfg, const struct target *tg,
 	perf_add(pd, pdsz, prefix, "extensions", val, "", NULL, NULL, "0", NULL);
 	fmt_count(val, sizeof val, r->ehlo != NULL, v->masked_extensions);
 	perf_add(pd, pdsz, prefix, "masked_extensions", val, "", NULL, NULL, "0", NULL);
-	fmt_count(val, sizeof val, r->greeting != NULL, (unsigned)v->banner_masked);
+	fmt_count(val, sizeof val, r->greeting != NULL || v->banner_masked, (unsigned)v->banner_masked);
 	perf_add(pd, pdsz, prefix, "banner_masked", val, "", NULL, NULL, "0", "1");
 	if (cfg->ref_host[0] != '\0') {
 		fmt_count(val, sizeof val, v->reference_missing > 0 || r->ehlo != NULL,

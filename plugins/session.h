@@ -17,6 +17,7 @@
 
 #include "sf_reply.h"
 #include "sf_ehlo.h"
+#include "sf_verdict.h" /* enum sf_witness_end: how the witness ended, a fact */
 #include "tls.h"
 
 /* Where a session is in the conversation. */
@@ -27,6 +28,10 @@ enum session_step {
 	STEP_EHLO,       /* EHLO sent (or being sent), waiting for its reply */
 	STEP_HELO,       /* HELO sent after a failed EHLO, waiting for its reply */
 	STEP_PROBE,      /* a probe command sent (--probe), waiting for its reply */
+	STEP_MAIL,       /* --probe=data: MAIL FROM:<> sent, waiting for its reply */
+	STEP_RCPT,       /* --probe=data: RCPT TO sent, waiting for its reply */
+	STEP_DATA,       /* --probe=data: DATA sent, waiting for the 354 */
+	STEP_MESSAGE,    /* --probe=data: a message part written, watching for a reaction */
 	STEP_STARTTLS,   /* STARTTLS sent, waiting for its reply */
 	STEP_HANDSHAKE,  /* TLS handshake (after STARTTLS, or first with implicit TLS) */
 	STEP_EHLO_TLS,   /* EHLO sent inside TLS, waiting for its reply */
@@ -58,6 +63,9 @@ struct session_config {
 	int starttls;          /* after EHLO: STARTTLS, TLS handshake, EHLO again */
 	int implicit_tls;      /* TLS from the first octet (submissions port 465) */
 	int probe;             /* after EHLO: the probe commands (session_probe_command) */
+	int witness;           /* after EHLO and the probe: the DATA-phase witness (session_witness_part) */
+	const char *witness_rcpt; /* its recipient, e.g. "postmaster@example.org" */
+	double witness_wait;   /* seconds watched after each message part */
 	const char *sni;       /* name sent in the TLS handshake, or NULL */
 };
 
@@ -69,6 +77,12 @@ struct session_config {
 /* Probe command i as sent (without CRLF) into buf; the extension keyword it
  * belongs to (e.g. "CHUNKING" for BDAT) in *keyword, or NULL. */
 void session_probe_command(size_t i, char *buf, size_t bufsz, const char **keyword);
+
+/* --probe=data: message part i (0-based, below SF_WITNESS_PARTS) into buf;
+ * its length, or 0 if buf is too small. Part 0 is the header with a line of
+ * SF_WITNESS_HEADER_LINE octets, part 1 a MIME part whose file name has
+ * SF_WITNESS_FILE_NAME octets. No part ends the data (RFC 5321 4.1.1.4). */
+size_t session_witness_part(size_t i, char *buf, size_t bufsz);
 
 /* Timestamps (seconds on the monotonic clock); 0 = not reached. */
 struct session_times {
@@ -83,7 +97,9 @@ struct session_times {
 	double end;          /* session finished */
 };
 
-#define SESSION_OUT_MAX 1024  /* one command line (the long probe passes 512 on purpose) */
+#define SESSION_OUT_MAX 2048  /* one command line (the long probe passes 512 on purpose) or message part */
+#define SESSION_GREETING_RAW_MAX 1024 /* octets of a greeting kept for a parse error's verdict */
+#define SESSION_RCPT_LINE_MAX 300 /* octets of the witness's RCPT line */
 #define SESSION_TRANSCRIPT_MAX 64 /* lines kept for -v */
 
 /* What a conversation found: valid once it is done, read by the later
@@ -110,6 +126,15 @@ struct session_result {
 	int probe_dropped;             /* 1 if the peer dropped the connection after probe probes_sent-1 */
 	int probe_refused_closed;      /* 1 if it closed after refusing probe probes_sent-2 (4xx/5xx):
 					* the server's doing, not a drop of the last probe */
+	char greeting_raw[SESSION_GREETING_RAW_MAX]; /* octets read waiting for the greeting (cut) */
+	size_t greeting_raw_len;
+	/* --probe=data: the witness (lib's struct sf_witness says what each means) */
+	enum sf_witness_end witness_end;
+	const char *witness_refused;   /* the command refused: "MAIL FROM:<>", the RCPT line or "DATA" */
+	char witness_rcpt_line[SESSION_RCPT_LINE_MAX];
+	struct sf_reply *witness_mail, *witness_rcpt, *witness_data, *witness_reply;
+	size_t witness_parts;          /* message parts written */
+	int witness_reset;             /* dropped by a reset (else a close) */
 	int tls_tried;                 /* a TLS handshake was started */
 	int tls_failed;                /* it failed; tls_err says why */
 	char tls_err[200];             /* why TLS failed, or why a read or write in TLS did */
@@ -133,6 +158,7 @@ struct session_io {
 	unsigned long cmd_read_seq;/* value of reads when the last command went out */
 	size_t pending_at_send;    /* octets of a reply already begun when it went out */
 	double quit_deadline;
+	double watch_deadline;     /* STEP_MESSAGE: when the wait after the last part ends */
 };
 
 /* One conversation: session_init(), session_start(), drive it with

@@ -31,4 +31,8 @@ void sess_do_handshake(struct session *s);
 /* The peer closed (reset: reset) its side. */
 void sess_on_eof(struct session *s, int reset);
 
+/* --probe=data: the wait after a part of the message ended at now (the
+ * check's deadline: deadline): the next part, or the end. */
+void sess_witness_watched(struct session *s, double now, double deadline);
+
 #endif /* SESSION_IMPL_H */

@@ -43,6 +43,12 @@ void sess_on_eof(struct session *s, int reset)
 	s->r.pending_at_close = sf_parser_pending(s->io.parser);
 	if (s->io.step == STEP_QUIT && s->r.pending_at_close == 0) {
 		sess_finish(s, SESS_COMPLETE, 0); /* closing after QUIT is what servers do */
+	} else if (s->io.step == STEP_MESSAGE) {
+		/* no reply came during the message: a box's drop; octets of an
+		 * unfinished reply are the server speaking */
+		s->r.witness_end = s->r.pending_at_close > 0 ? SF_WITNESS_REPLIED : SF_WITNESS_DROPPED;
+		s->r.witness_reset = reset;
+		sess_finish(s, SESS_COMPLETE, 0);
 	} else if (s->io.step == STEP_PROBE) {
 		size_t n = s->r.probes_sent;
 		const struct sf_reply *prev = n >= 2 ? s->r.probe_reply[n - 2] : NULL;
@@ -72,6 +78,15 @@ static void consume(struct session *s, const char *buf, size_t n)
 
 	s->r.bytes_in += n;
 	s->io.reads++;
+	if (s->io.step == STEP_GREETING && s->r.greeting_raw_len < sizeof s->r.greeting_raw) {
+		/* kept for the verdict in case the greeting breaks the grammar:
+		 * the lines the parser took before the error are gone with it */
+		size_t room = sizeof s->r.greeting_raw - s->r.greeting_raw_len;
+		size_t k = n < room ? n : room;
+
+		memcpy(s->r.greeting_raw + s->r.greeting_raw_len, buf, k);
+		s->r.greeting_raw_len += k;
+	}
 	sf_parser_feed(s->io.parser, buf, n);
 	while (!session_done(s) && s->io.step != STEP_HANDSHAKE &&
 	       (st = sf_parser_next(s->io.parser, &r)) == SF_PARSE_REPLY)
@@ -193,6 +208,8 @@ static void on_events(struct session *s, short revents)
  * shorter wait for the reply to QUIT. */
 static double session_deadline(const struct session *s, double deadline)
 {
+	if (s->io.step == STEP_MESSAGE && s->io.watch_deadline < deadline)
+		return s->io.watch_deadline;
 	if (s->io.step == STEP_QUIT && s->io.quit_deadline > 0 && s->io.quit_deadline < deadline)
 		return s->io.quit_deadline;
 	return deadline;
@@ -200,11 +217,13 @@ static double session_deadline(const struct session *s, double deadline)
 
 /* A session's own deadline passed. Waiting for the reply to QUIT is not
  * worth failing the check: everything that matters was already said. */
-static void on_deadline(struct session *s)
+static void on_deadline(struct session *s, double now, double deadline)
 {
 	if (s->io.parser != NULL)
 		s->r.pending_at_close = sf_parser_pending(s->io.parser);
-	if (s->io.step == STEP_QUIT)
+	if (s->io.step == STEP_MESSAGE)
+		sess_witness_watched(s, now, deadline);
+	else if (s->io.step == STEP_QUIT)
 		sess_finish(s, SESS_COMPLETE, 0);
 	else
 		sess_finish(s, SESS_TIMEOUT, 0);
@@ -236,8 +255,10 @@ void session_run(struct session *const *ss, size_t n, double deadline)
 				continue;
 			d = session_deadline(s, deadline);
 			if (now >= d) {
-				on_deadline(s);
-				continue;
+				on_deadline(s, now, deadline);
+				if (session_done(s))
+					continue;
+				d = session_deadline(s, deadline); /* a witness goes on */
 			}
 			if (d < next)
 				next = d;

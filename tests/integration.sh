@@ -513,5 +513,35 @@ row slow-banner-critical     slow-banner   5 CRITICAL ""                      - 
 row slow-banner-within       slow-banner   5 OK       ""                      - 0 any "" \
 	"args=-w 3 -c 5" peer_rc=0
 
+# A mask over the whole greeting line (doc/inspection-boxes.md 1.4): the
+# masked banner, CRITICAL even when --banner-masked would lower it, with the
+# PIX; not "does not speak SMTP". A clear line, then '*': not a mask.
+BROKEN='^greeting banner masked over the whole line'
+row pix6-whole-line          pix6-whole-line 5 CRITICAL "$BROKEN \(the separator after 220 masked\): clients cannot parse it" \
+	- 0 - "" "args=$OPT_BANNER=ok" perf=banner_masked=1 "first_not=does not speak" \
+	"output=^  seen: 220\*{30}2\*\*0\*\*2020\*$" "output=remedy: On the PIX" peer_rc=0
+row pix6-whole-line-multiline pix6-whole-line-multiline 5 CRITICAL "$BROKEN \(a continuation line lost its code\)" \
+	- 0 - vg perf=banner_masked=1 "output=^  seen: \*{4}$" "output=^  seen: \*{7}2020$" peer_rc=0
+row stars-after-clear        stars-after-clear 5 CRITICAL "does not speak SMTP: .*waiting for the greeting \(it sent \"\*{4}\"\)" \
+	- 0 - "" "first_not=masked|PIX|ASA" peer_rc=0
+# --probe=data: the DATA-phase witness (doc/inspection-boxes.md 4.1). The
+# server's own reply is its policy; a refused recipient skips the witness;
+# a silent close after the MIME part names the ASA's file-name rule. The
+# recipient defaults to postmaster at the EHLO name's domain for an
+# address; the end-of-data marker is never sent.
+WITNESS_LINES='EHLO,MAIL FROM:<>,RCPT TO:<postmaster@example\.net>'
+row data-server-554          data-554      5 OK       "DATA witness: the server itself answered 554 after a message header line of 1000 octets: its own policy" \
+	- 0 any vg "args=--probe=data" "log=^C: RCPT TO:<postmaster@example\.net>$" "log=^C: X-Witness: x{989}$" \
+	"no_log=^C: \.$" "first_not=ASA" peer_rc=0
+row data-refused             data-refused  5 OK       "DATA witness skipped: the server refused RCPT TO:<postmaster@example\.net> \(554\)" \
+	- 0 "$WITNESS_LINES,QUIT" "" "args=--probe=data" "no_log=^C: DATA" peer_rc=0
+row data-refused-rcpt-given  data-refused  5 OK       "skipped: the server refused RCPT TO:<abuse@example\.org> \(554\)" \
+	- 0 any "" "args=--probe=data --probe-rcpt=abuse@example.org" "log=^C: RCPT TO:<abuse@example\.org>$"
+row data-close-filename      data-close-filename 5 CRITICAL "^connection closed with no reply after a MIME file name of 300 octets \(DATA witness\)" \
+	- 0 any vg "args=--probe=data" "log=^C: Content-Disposition: attachment; filename=\"f{300}\"$" \
+	"no_log=^C: \.$" "output=^  seen: 354 go ahead$" peer_rc=0
+row data-close-lowered       data-close-filename 5 WARNING "MIME file name of 300 octets" \
+	- 0 any "" "args=--probe=data --data-dropped=warning" peer_rc=0
+
 run_suite "$@"
 finish

@@ -89,6 +89,37 @@ static const struct fp_case fp_cases[] = {
 	{"SMTP service ready.", NULL},
 	{"SMTP service ready now", NULL},
 	{"SMTP service", NULL},
+	/* stunnel 5 with protocol = smtp; the text after "220 " of stunnel4
+	 * 5.68 (Debian 12) in front of the emulator's Postfix, verbatim */
+	{"mail.example.org stunnel for ESMTP Postfix (Debian/GNU)", "stunnel"},
+	{"mail.example.org STUNNEL FOR ESMTP", "stunnel"},
+	{"stunnel.example.org ESMTP Postfix", NULL},
+	{"mail.example.org stunnel forwards ESMTP", NULL},
+	{"mail.example.org stunnel", NULL},
+	/* older stunnel: " + stunnel" ends the text */
+	{"mail.example.org ESMTP Postfix + stunnel", "stunnel-old"},
+	{"mail.example.org ESMTP Postfix + stunnel now", NULL},
+	{"mail.example.org ESMTP Postfix +stunnel", NULL},
+	/* proxsmtpd and clamsmtpd 1.10 (Debian 12): "220 smtp.passthru" */
+	{"smtp.passthru", "proxsmtpd"},
+	{" SMTP.PASSTHRU ", "proxsmtpd"},
+	{"smtp.passthru ESMTP", NULL},
+	{"smtp.passthru.example.org", NULL},
+	{"mx.smtp.passthru", NULL},
+	/* nginx 1.22 (Debian 12), server_name mx.example.org: verbatim */
+	{"mx.example.org ESMTP ready", "nginx-mail"},
+	{"mail esmtp READY", "nginx-mail"},
+	{"ESMTP ready", NULL},
+	{"mx.example.org ESMTP ready now", NULL},
+	{"mx.example.org ESMTP Haraka/3.0.3 ready", NULL},
+	{"mx.example.org mail ESMTP ready", NULL},
+	/* TIS FWTK smap (Nmap's service fingerprints), not PIX 4's cmap */
+	{"gw.example.org SMTP/smap Ready.", "tis-smap"},
+	{"gw.example.org smtp/SMAP ready", "tis-smap"},
+	{"SMTP/cmap ready", NULL},
+	{"gw.example.org SMTP/smap", NULL},
+	{"gw.example.org SMTP/smaps Ready.", NULL},
+	{"gw.example.org SMTP/smap Ready!", NULL},
 	/* healthy servers */
 	{"mail.example.com ESMTP Postfix", NULL},
 	{"mx.example.org ESMTP Exim 4.96 Tue, 20 Feb 2024 10:20:00 +0000", NULL},
@@ -127,6 +158,19 @@ static void test_banner_joined_lines(void **state)
 	assert_string_equal(b->id, "watchguard-smtp-proxy");
 }
 
+/* Rows whose pattern ends before the text does, or whose last token still
+ * matches cut short: F-Secure's path, SonicWALL's version, stunnel's
+ * "stunnel for" in the middle, smap's "Ready." that is also "Ready". */
+static int prefix_may_match(const char *id)
+{
+	static const char *const ids[] = {"fsecure-igk", "sonicwall-es", "stunnel", "tis-smap"};
+
+	for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+		if (strcmp(id, ids[i]) == 0)
+			return 1;
+	return 0;
+}
+
 /* Cut every matching banner at every length: no read past len, and a cut
  * that drops part of the pattern does not match. */
 static void test_banner_every_length(void **state)
@@ -144,8 +188,7 @@ static void test_banner_every_length(void **state)
 			/* every pattern ends in a token that cannot be cut short
 			 * and still match, except the F-Secure path and the
 			 * SonicWALL version after its first characters */
-			if (b != NULL && strcmp(fp_cases[i].id, "fsecure-igk") != 0 &&
-			    strcmp(fp_cases[i].id, "sonicwall-es") != 0 &&
+			if (b != NULL && !prefix_may_match(fp_cases[i].id) &&
 			    strspn(t + n, " \t") != len - n)
 				fail_msg("\"%s\" cut to %zu octets still matches %s", t, n, b->id);
 		}
@@ -171,7 +214,7 @@ static void test_table_rows(void **state)
 	size_t n = sf_fingerprint_count();
 
 	(void)state;
-	assert_int_equal(n, 5);
+	assert_int_equal(n, 10);
 	assert_null(sf_fingerprint_at(n));
 	assert_null(sf_fingerprint_at((size_t)-1));
 	for (size_t i = 0; i < n; i++) {
@@ -181,7 +224,109 @@ static void test_table_rows(void **state)
 		assert_true(b->id[0] != '\0');
 		assert_true(b->name[0] != '\0');
 		assert_non_null(b->remedy);
+		/* the vendors' gateways first, then the proxies that show
+		 * themselves, which are notes and never say "turn it off" */
+		assert_int_equal(b->benign, i >= 5);
+		if (b->benign && strstr(b->remedy, "nothing to do if it belongs there") == NULL)
+			fail_msg("%s: a proxy's text must say it is no fault by itself", b->id);
 	}
+	for (int k = 0; k < SF_BOX__WELL_KNOWN; k++)
+		assert_int_equal(sf_box_get((enum sf_box_id)k)->benign, 0);
+}
+
+/* A proxy's own EHLO keyword: whole, any case, never past len. */
+static void test_keyword(void **state)
+{
+	static const struct {
+		const char *kw;
+		const char *id;
+	} rows[] = {
+		{"XFILTERED", "proxsmtpd"}, {"xfiltered", "proxsmtpd"}, {"XFILTERE", NULL},
+		{"XFILTEREDX", NULL},       {"X-FILTERED", NULL},       {"", NULL},
+		{"FILTERED", NULL},         {"XCLIENT", NULL},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		size_t len = strlen(rows[i].kw);
+		char *p = exact_copy(rows[i].kw, len);
+		const struct sf_box *b = sf_fingerprint_keyword(p, len);
+		const char *got = b ? b->id : "(none)";
+
+		if (strcmp(got, rows[i].id ? rows[i].id : "(none)") != 0)
+			fail_msg("\"%s\": got %s", rows[i].kw, got);
+		free(p);
+	}
+	assert_null(sf_fingerprint_keyword("XFILTERED", 8)); /* len stops it */
+	assert_null(sf_fingerprint_keyword(NULL, 9));
+}
+
+/* --- masks that break the greeting's syntax (doc/inspection-boxes.md 1.4) --- */
+
+static const struct {
+	const char *raw; /* what came while waiting for the greeting */
+	int broken;
+} broken_cases[] = {
+	/* the separator after 220 masked, the text as pix6 masks it */
+	{"220*****2*0**\r\n", 1},
+	{"220********", 1},          /* unfinished: judged on what came */
+	{"220*", 1},                 /* the shortest: the separator alone */
+	{"220*\r\n", 1},
+	{"220****\n", 1},            /* a bare LF ends a line too */
+	{"220* * *\r\n", 1},
+	/* a continuation line lost its code, at most 2 and 0 kept */
+	{"220-****2*0**\r\n****\r\n", 1},
+	{"220-****\r\n2*0*****\r\n", 1},
+	{"220-****\r\n220*****\r\n", 1},
+	{"220-****\r\n****", 1},
+	/* tools/emu/README 1, pix6-whole-line's own example */
+	{"220**********************2*0\r\n****\r\n*******2020\r\n", 1},
+	/* near-misses: not SMTP, or not a mask */
+	{"2200\r\n", 0},
+	{"2200", 0},
+	{"220 *** ACME ***\r\n", 0},
+	{"220 ****\r\n", 0},            /* parses: sf_banner_masked's */
+	{"220-2020\r\n220 2020\r\n", 0},
+	{"HTTP/1.1 400 Bad Request\r\n", 0},
+	{"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n", 0},
+	{"220-mail.example.org ESMTP\r\n****\r\n", 0}, /* '*' after a clear line */
+	{"****\r\n", 0},                /* the first line keeps 220 */
+	{"2*0*****\r\n", 0},
+	{"220*ACME\r\n", 0},
+	{"220****2*0*x\r\n", 0},
+	{"220-****\r\n\r\n", 0},       /* a mask keeps lengths: no empty line */
+	{"220-****\r\n***\r\n", 0},     /* one short of a masked code and separator */
+	{"220-****\r\n2*0-****\r\n", 0}, /* a masked code keeps no separator */
+	{"220-****\r\nX\r\n", 0},
+	{"220*\r***\r\n", 0},          /* a bare CR */
+	{"22", 0},
+	{"\x16\x03\x01\x02\x00\x01", 0},
+	{"", 0},
+};
+
+static void test_greeting_mask_broken(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof broken_cases / sizeof broken_cases[0]; i++) {
+		const char *raw = broken_cases[i].raw;
+		size_t len = strlen(raw);
+		char *p = exact_copy(raw, len);
+		const struct sf_box *box = sf_fingerprint_at(0); /* must be reset */
+		int got = sf_greeting_mask_broken(p, len, &box);
+
+		if (got != broken_cases[i].broken)
+			fail_msg("case %zu: broken %d, want %d", i, got, broken_cases[i].broken);
+		if (got ? box != sf_box_get(SF_BOX_PIX_OLD) : box != NULL)
+			fail_msg("case %zu: wrong box", i);
+		assert_int_equal(sf_greeting_mask_broken(p, len, NULL), got);
+		free(p);
+	}
+	/* a NUL inside is an octet like any other, and no mask */
+	assert_int_equal(sf_greeting_mask_broken("220*\0**", 7, NULL), 0);
+	assert_int_equal(sf_greeting_mask_broken(NULL, 4, NULL), 0);
+	/* len stops it: "220" alone is no error, "220*" is */
+	assert_int_equal(sf_greeting_mask_broken("220*", 3, NULL), 0);
+	assert_int_equal(sf_greeting_mask_broken("220*", 4, NULL), 1);
 }
 
 /* Ids are unique across both tables: the plugin may key state on them. */
@@ -241,6 +386,8 @@ int main(void)
 		cmocka_unit_test(test_banner_every_length),
 		cmocka_unit_test(test_banner_len_limits),
 		cmocka_unit_test(test_table_rows),
+		cmocka_unit_test(test_keyword),
+		cmocka_unit_test(test_greeting_mask_broken),
 		cmocka_unit_test(test_ids_unique),
 		cmocka_unit_test(test_well_known),
 	};

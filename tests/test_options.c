@@ -206,6 +206,111 @@ static void test_keywords(void **state)
 	assert_int_equal(opt_keywords(&l, "ONE"), -1);
 }
 
+/* --probe-rcpt: a dot-string local part, '@', a domain as -F takes it. */
+static void test_rcpt(void **state)
+{
+	static const struct {
+		const char *s;
+		int ret;
+	} rows[] = {
+		{"postmaster@example.org", 0}, {"Postmaster", 0}, {"postmaster", 0},
+		{"a.b+c_d-e@mx.example.org", 0}, {"!#$%&'*+-/=?^_`{|}~@example.org", 0},
+		{"postmaster@[192.0.2.1]", 0}, {"postmaster@[IPv6:2001:db8::1]", 0}, {"x@localhost", 0},
+		{"", -1}, {"@example.org", -1}, {"postmaster@", -1}, {"abuse", -1},
+		{".a@example.org", -1}, {"a.@example.org", -1}, {"a..b@example.org", -1},
+		{"a b@example.org", -1}, {"\"a\"@example.org", -1}, {"a@b@example.org", -1},
+		{"<a@example.org>", -1}, {"a@example.org>", -1}, {"a@exa mple.org", -1},
+		{"a@-example.org", -1}, {"a@example..org", -1}, {"a@[192.0.2]", -1},
+		{"a\r\n@example.org", -1}, {"a@example.org\r\nRCPT TO:<b@example.org>", -1},
+		{"a,b@example.org", -1}, {"a@example_org", -1},
+	};
+	char local64[128], local65[128], long254[300], long255[300];
+	(void)state;
+	for (size_t i = 0; i < N(rows); i++)
+		if (opt_rcpt(rows[i].s) != rows[i].ret)
+			fail_msg("rcpt '%s': want %d", rows[i].s, rows[i].ret);
+	/* the local part: 64 octets, one past */
+	memset(local64, 'a', 64);
+	memcpy(local64 + 64, "@example.org", 13);
+	memset(local65, 'a', 65);
+	memcpy(local65 + 65, "@example.org", 13);
+	assert_int_equal(opt_rcpt(local64), 0);
+	assert_int_equal(opt_rcpt(local65), -1);
+	/* the whole address: 254 octets, one past */
+	memcpy(long254, "a@", 2);
+	for (size_t k = 2; k < 254; k += 2)
+		memcpy(long254 + k, k + 2 < 254 ? "b." : "bb", 2);
+	long254[254] = '\0';
+	long254[253] = 'c';
+	assert_int_equal(strlen(long254), 254);
+	memcpy(long255, "aa", 2);
+	memcpy(long255 + 2, long254 + 1, 254);
+	assert_int_equal(strlen(long255), 255);
+	assert_int_equal(opt_rcpt(long254), 0);
+	assert_int_equal(opt_rcpt(long255), -1);
+}
+
+/* --probe's value: commands, data, or both. */
+static void test_probe_value(void **state)
+{
+	static const struct {
+		const char *s;
+		int ret, bits;
+	} rows[] = {
+		{"commands", 0, PROBE_COMMANDS}, {"data", 0, PROBE_DATA},
+		{"commands,data", 0, PROBE_COMMANDS | PROBE_DATA},
+		{"data,commands", 0, PROBE_COMMANDS | PROBE_DATA}, {"data,data", 0, PROBE_DATA},
+		{"", -1, 0}, {",", -1, 0}, {"data,", -1, 0}, {",data", -1, 0}, {"Data", -1, 0},
+		{"dat", -1, 0}, {"datas", -1, 0}, {"data,x", -1, 0}, {"1", -1, 0}, {"data commands", -1, 0},
+	};
+	(void)state;
+	for (size_t i = 0; i < N(rows); i++) {
+		int bits = 0;
+
+		if (opt_probe(rows[i].s, &bits) != rows[i].ret)
+			fail_msg("probe '%s': want %d", rows[i].s, rows[i].ret);
+		if (rows[i].ret == 0 && bits != rows[i].bits)
+			fail_msg("probe '%s': bits %d, want %d", rows[i].s, bits, rows[i].bits);
+	}
+}
+
+/* The witness's recipient when none is given. */
+static void test_default_rcpt(void **state)
+{
+	static const struct {
+		const char *argv[6];
+		const char *rcpt;
+		int probe;
+	} rows[] = {
+		{{"-H", "mx.example.org", "--probe=data"}, "postmaster@mx.example.org", PROBE_DATA},
+		{{"-D", "example.org", "--probe=data"}, "postmaster@example.org", PROBE_DATA},
+		{{"-H", "192.0.2.25", "-F", "mon.example.org", "--probe=data"}, "postmaster@example.org", PROBE_DATA},
+		{{"-H", "::1", "-F", "example.org", "--probe=data"}, "postmaster@example.org", PROBE_DATA},
+		{{"-H", "192.0.2.25", "-F", "[192.0.2.1]", "--probe=data"}, "postmaster", PROBE_DATA},
+		{{"-H", "192.0.2.25", "-F", "localhost", "--probe=commands,data"}, "postmaster@localhost",
+		 PROBE_COMMANDS | PROBE_DATA},
+		{{"-H", "mx.example.org", "--probe=data", "--probe-rcpt=abuse@example.net"}, "abuse@example.net",
+		 PROBE_DATA},
+		{{"-H", "mx.example.org", "--probe"}, "", PROBE_COMMANDS},
+		{{"-H", "mx.example.org", "--probe", "--probe=data"}, "postmaster@mx.example.org",
+		 PROBE_COMMANDS | PROBE_DATA},
+	};
+	(void)state;
+	for (size_t i = 0; i < N(rows); i++) {
+		char *argv[8] = {ARG("check_smtp_fixup")};
+		char err[OPT_ERR_MAX] = "";
+		struct config cfg;
+		int argc = 1;
+
+		for (size_t k = 0; rows[i].argv[k] != NULL; k++)
+			argv[argc++] = ARG(rows[i].argv[k]);
+		if (options_parse(argc, argv, &cfg, err, sizeof err) != OPT_RUN)
+			fail_msg("row %zu: %s", i, err);
+		assert_string_equal(cfg.probe_rcpt, rows[i].rcpt);
+		assert_int_equal(cfg.probe, rows[i].probe);
+	}
+}
+
 /* The whole parse: {argv, action, a piece of the error}. */
 static void test_parse(void **state)
 {
@@ -233,6 +338,14 @@ static void test_parse(void **state)
 		{{"-H", "a", "--banner-masked=loud"}, OPT_ERROR, "--banner-masked takes"},
 		{{"-H", "a", "--reference-transport=ssl"}, OPT_ERROR, "plain, starttls or tls"},
 		{{"-H", "a|b"}, OPT_ERROR, "a\\x7cb"},
+		{{"-H", "a", "--probe=data"}, OPT_RUN, NULL},
+		{{"-H", "a", "--probe=bogus"}, OPT_ERROR, "--probe takes commands, data"},
+		{{"-H", "a", "--probe="}, OPT_ERROR, "--probe takes"},
+		{{"-H", "a", "--probe", "data"}, OPT_ERROR, "unexpected argument"},
+		{{"-H", "a", "--probe-rcpt=p@example.org"}, OPT_ERROR, "give that too"},
+		{{"-H", "a", "--probe", "--probe-rcpt=p@example.org"}, OPT_ERROR, "give that too"},
+		{{"-H", "a", "--probe=data", "--probe-rcpt=p q"}, OPT_ERROR, "--probe-rcpt must be"},
+		{{"-H", "a", "--probe=data", "--tls"}, OPT_ERROR, "not with --tls"},
 	};
 	(void)state;
 	for (size_t i = 0; i < N(rows); i++) {
@@ -345,6 +458,9 @@ int main(void)
 		cmocka_unit_test(test_fqdn),
 		cmocka_unit_test(test_reference),
 		cmocka_unit_test(test_keywords),
+		cmocka_unit_test(test_rcpt),
+		cmocka_unit_test(test_probe_value),
+		cmocka_unit_test(test_default_rcpt),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_parse_values),
 		cmocka_unit_test(test_baseline_key),

@@ -114,6 +114,12 @@ static const char *const opensmtpd_ehlo[] = {
 	"250 HELP", NULL,
 };
 
+#define STUNNEL_GREETING "220 mail.example.org stunnel for ESMTP Postfix (Debian/GNU)"
+static const char *const proxsmtpd_ehlo[] = {
+	"250-smtp.passthru", "250-SIZE 10240000", "250-VRFY", "250-ETRN", "250-ENHANCEDSTATUSCODES",
+	"250-8BITMIME", "250-DSN", "250-SMTPUTF8", "250 XFILTERED", NULL,
+};
+
 static const char *const fsecure_ehlo[] = {
 	"250-mail.example.com", "250-SIZE 10485760", "250-8BITMIME", "250 ENHANCEDSTATUSCODES", NULL,
 };
@@ -697,6 +703,94 @@ static const struct row rows[] = {
 		.greeting = L("220-checkpoint.example.com ESMTP Postfix", "220-mx.example.com ESMTP SonicWALL",
 			      "220-mx.example.com ESMTP (0123456789abcdef)", "220-mail.example.com SMTP service ready",
 			      "220 mail.example.com ESMTP F-Secure-fan"),
+	},
+
+	/* --- open-source proxies that show themselves: notes, never a Cisco box --- */
+	{
+		/* stunnel4 5.68 (Debian 12), protocol = smtp, in front of
+		 * tools/smtp-inspect-emu --persona postfix: its exact words */
+		.name = "stunnel, protocol = smtp",
+		.greeting = L(STUNNEL_GREETING),
+		.ehlo = L("250-mail.example.org", "250 STARTTLS"),
+		.want = {
+			{SF_FIND_PROXY, SF_OK, "stunnel",
+			 "greeting shows stunnel (protocol = smtp): a proxy in the path, not a fault by itself",
+			 L(STUNNEL_GREETING)},
+		},
+		.extensions = 1, .box = "stunnel",
+	},
+	{
+		.name = "old stunnel: + stunnel appended",
+		.greeting = L("220 mail.example.org ESMTP Postfix + stunnel"),
+		.want = {
+			{SF_FIND_PROXY, SF_OK, "stunnel-old",
+			 "greeting shows stunnel (protocol = smtp, before 5): a proxy in the path, not a fault by itself",
+			 L("220 mail.example.org ESMTP Postfix + stunnel")},
+		},
+		.box = "stunnel-old",
+	},
+	{
+		/* proxsmtp 1.10 (Debian 12) in front of the emulator's Postfix;
+		 * clamsmtp 1.10 says exactly the same */
+		.name = "proxsmtpd: greeting and XFILTERED",
+		.greeting = L("220 smtp.passthru"),
+		.ehlo = proxsmtpd_ehlo,
+		.want = {
+			{SF_FIND_PROXY, SF_OK, "proxsmtpd",
+			 "greeting and EHLO reply show proxsmtpd/clamsmtpd filtering SMTP proxy: a proxy in the"
+			 " path, not a fault by itself",
+			 L("220 smtp.passthru", "250 XFILTERED")},
+		},
+		.extensions = 8, .box = "proxsmtpd",
+	},
+	{
+		.name = "proxsmtpd behind a rewritten greeting: XFILTERED alone",
+		.greeting = L(POSTFIX_BANNER),
+		.ehlo = proxsmtpd_ehlo,
+		.want = {
+			{SF_FIND_PROXY, SF_OK, "proxsmtpd",
+			 "EHLO reply shows proxsmtpd/clamsmtpd filtering SMTP proxy: a proxy in the path, not a"
+			 " fault by itself",
+			 L("250 XFILTERED")},
+		},
+		.extensions = 8, .box = "proxsmtpd",
+	},
+	{
+		/* nginx 1.22 (Debian 12), mail { server_name mx.example.org;
+		 * protocol smtp; smtp_auth none; }: both replies verbatim */
+		.name = "nginx mail proxy",
+		.greeting = L("220 mx.example.org ESMTP ready"),
+		.ehlo = L("250 mx.example.org"),
+		.want = {
+			{SF_FIND_PROXY, SF_OK, "nginx-mail",
+			 "greeting shows nginx mail proxy: a proxy in the path, not a fault by itself",
+			 L("220 mx.example.org ESMTP ready")},
+		},
+		.box = "nginx-mail",
+	},
+	{
+		/* smap speaks RFC 821: EHLO refused, HELO works; the refusal is
+		 * the wrapper's, not a Cisco box's */
+		.name = "TIS FWTK smap is not PIX 4's cmap",
+		.greeting = L("220 gw.example.org SMTP/smap Ready."),
+		.ehlo = L("500 Command unrecognized"),
+		.helo = L("250 gw.example.org"),
+		.want = {
+			{SF_FIND_EHLO_REFUSED, SF_CRITICAL, NULL, "EHLO refused (server answered 500)" HELO_WORKS,
+			 L("500 Command unrecognized", "250 gw.example.org")},
+			{SF_FIND_PROXY, SF_OK, "tis-smap",
+			 "greeting shows TIS FWTK smap (SMTP wrapper): a proxy in the path, not a fault by itself",
+			 L("220 gw.example.org SMTP/smap Ready.")},
+		},
+		.box = "tis-smap",
+	},
+	{
+		.name = "near-misses of the proxy banners and keywords",
+		.greeting = L("220-stunnel.example.org ESMTP Postfix", "220-smtp.passthru.example.org ESMTP",
+			      "220-mx.example.org ESMTP ready now", "220-mx.example.org SMTP/smaps Ready",
+			      "220 mail.example.org ESMTP Postfix + stunnel now"),
+		.ehlo = L("250-mail.example.org", "250-XFILTER", "250-XFILTEREDX", "250 X-FILTERED"),
+		.extensions = 3,
 	},
 
 	/* --- STARTTLS as a witness (-S) --- */
@@ -1333,6 +1427,8 @@ static void test_kind_info(void **state)
 		{SF_FIND_REF_MISSING, "reference-missing", SF_CRITICAL},
 		{SF_FIND_REF_BANNER, "reference-banner", SF_WARNING},
 		{SF_FIND_BASELINE_CHANGED, "baseline-changed", SF_WARNING},
+		{SF_FIND_PROXY, "proxy", SF_OK},
+		{SF_FIND_DATA_DROPPED, "data-dropped", SF_CRITICAL},
 		{SF_FIND_SESSION_FAILED, NULL, SF_CRITICAL},
 		{SF_FIND_GREETING_REFUSED, NULL, SF_CRITICAL},
 		{SF_FIND_SERVER_CLOSED, NULL, SF_CRITICAL},
@@ -1341,6 +1437,7 @@ static void test_kind_info(void **state)
 		{SF_FIND_LOCAL, NULL, SF_UNKNOWN},
 		{SF_FIND_EHLO_TLS_REFUSED, NULL, SF_CRITICAL},
 		{SF_FIND_PROBE_REFUSED, NULL, SF_OK},
+		{SF_FIND_DATA_NOTE, NULL, SF_OK},
 	};
 
 	(void)state;
@@ -1642,41 +1739,41 @@ static void test_conversation(void **state)
 		enum sf_state st;
 		const char *line;       /* the verdict's whole line */
 	} crow[] = {
-		{{SF_END_CONNECT_FAILED, "connecting", "Connection refused", NULL, 0, 0}, 0,
+		{{SF_END_CONNECT_FAILED, "connecting", "Connection refused", NULL, 0, 0, 0, NULL, 0}, 0,
 		 SF_FIND_SESSION_FAILED, SF_CRITICAL,
 		 "cannot connect to mx.example:2525 (192.0.2.1): Connection refused"},
-		{{SF_END_TIMEOUT, "waiting for the greeting", NULL, NULL, 0, 0}, 0,
+		{{SF_END_TIMEOUT, "waiting for the greeting", NULL, NULL, 0, 0, 0, NULL, 0}, 0,
 		 SF_FIND_SESSION_FAILED, SF_CRITICAL,
 		 "no answer from mx.example:2525 (192.0.2.1) within 2.5 s, waiting for the greeting"},
-		{{SF_END_TIMEOUT, "waiting for the EHLO reply", NULL, NULL, 0, 1}, 1,
+		{{SF_END_TIMEOUT, "waiting for the EHLO reply", NULL, NULL, 0, 1, 0, NULL, 0}, 1,
 		 SF_FIND_SESSION_FAILED, SF_CRITICAL,
 		 "no complete answer from mx.example:2525 (192.0.2.1) within 2.5 s, waiting for the EHLO reply"},
-		{{SF_END_RESET, "waiting for the EHLO reply", NULL, NULL, 0, 0}, 1,
+		{{SF_END_RESET, "waiting for the EHLO reply", NULL, NULL, 0, 0, 0, NULL, 0}, 1,
 		 SF_FIND_SESSION_FAILED, SF_CRITICAL,
 		 "connection reset by mx.example:2525 (192.0.2.1) waiting for the EHLO reply"},
-		{{SF_END_CLOSED, "waiting for the greeting", NULL, NULL, 0, 1}, 0,
+		{{SF_END_CLOSED, "waiting for the greeting", NULL, NULL, 0, 1, 0, NULL, 0}, 0,
 		 SF_FIND_SESSION_FAILED, SF_CRITICAL,
 		 "mx.example:2525 (192.0.2.1) closed the connection waiting for the greeting, in the middle of a reply"},
-		{{SF_END_PROTOCOL, "waiting for the greeting", "bad reply code", "SSH-2.0-x|y", 11, 0}, 0,
+		{{SF_END_PROTOCOL, "waiting for the greeting", "bad reply code", "SSH-2.0-x|y", 11, 0, 0, NULL, 0}, 0,
 		 SF_FIND_SESSION_FAILED, SF_CRITICAL,
 		 "mx.example:2525 (192.0.2.1) does not speak SMTP: bad reply code, waiting for the greeting (it sent \"SSH-2.0-x\\x7cy\")"},
-		{{SF_END_TOO_MUCH, "waiting for the EHLO reply", NULL, NULL, 0, 0}, 1,
+		{{SF_END_TOO_MUCH, "waiting for the EHLO reply", NULL, NULL, 0, 0, 0, NULL, 0}, 1,
 		 SF_FIND_SESSION_FAILED, SF_CRITICAL,
 		 "mx.example:2525 (192.0.2.1) sent more than 262144 bytes waiting for the EHLO reply"},
-		{{SF_END_UNSOLICITED, "waiting for the EHLO reply", NULL, NULL, 0, 0}, 1,
+		{{SF_END_UNSOLICITED, "waiting for the EHLO reply", NULL, NULL, 0, 0, 0, NULL, 0}, 1,
 		 SF_FIND_SESSION_FAILED, SF_CRITICAL,
 		 "mx.example:2525 (192.0.2.1) sent a reply before the command it answers, waiting for the EHLO reply"},
-		{{SF_END_CLEARTEXT_AFTER_STARTTLS, "waiting for the STARTTLS reply", NULL, NULL, 0, 0}, 1,
+		{{SF_END_CLEARTEXT_AFTER_STARTTLS, "waiting for the STARTTLS reply", NULL, NULL, 0, 0, 0, NULL, 0}, 1,
 		 SF_FIND_SESSION_FAILED, SF_CRITICAL,
 		 "mx.example:2525 (192.0.2.1) sent clear-text data after agreeing to STARTTLS, before the TLS handshake (RFC 3207 5 forbids it)"},
-		{{SF_END_TLS_FAILED, "during the TLS handshake", "the server sent the TLS alert \"Handshake failed\"", NULL, 0, 0}, 0,
+		{{SF_END_TLS_FAILED, "during the TLS handshake", "the server sent the TLS alert \"Handshake failed\"", NULL, 0, 0, 0, NULL, 0}, 0,
 		 SF_FIND_SESSION_FAILED, SF_CRITICAL,
 		 "TLS handshake with mx.example:2525 (192.0.2.1) failed: the server sent the TLS alert \"Handshake failed\""},
-		{{SF_END_IO_ERROR, "waiting for the EHLO reply inside TLS", NULL, NULL, 0, 0}, 1,
+		{{SF_END_IO_ERROR, "waiting for the EHLO reply inside TLS", NULL, NULL, 0, 0, 0, NULL, 0}, 1,
 		 SF_FIND_SESSION_FAILED, SF_CRITICAL,
 		 "network error with mx.example:2525 (192.0.2.1) waiting for the EHLO reply inside TLS: no reason given"},
 		/* this host's own failure is UNKNOWN, never the server's fault */
-		{{SF_END_LOCAL, "connecting", "Too many open files", NULL, 0, 0}, 0,
+		{{SF_END_LOCAL, "connecting", "Too many open files", NULL, 0, 0, 0, NULL, 0}, 0,
 		 SF_FIND_LOCAL, SF_UNKNOWN,
 		 "this host failed to check mx.example:2525 (192.0.2.1): Too many open files"},
 	};
@@ -1702,6 +1799,236 @@ static void test_conversation(void **state)
 		check_str("conversation", "line", v->line, crow[i].line);
 		sf_verdict_free(v);
 		sf_reply_free(g);
+	}
+}
+
+/* A greeting broken by a whole-line mask (doc/inspection-boxes.md 1.4)
+ * against services that are not SMTP: the same end (a parser error while
+ * waiting for the greeting), two verdicts. */
+#define GREETING_STEP "waiting for the greeting"
+#define BROKEN_SEP "greeting banner masked over the whole line (the separator after 220 masked):" \
+	" clients cannot parse it, no mail gets past the greeting"
+#define BROKEN_CONT "greeting banner masked over the whole line (a continuation line lost its" \
+	" code): clients cannot parse it, no mail gets past the greeting"
+#define NOT_SMTP "mx.example (192.0.2.1) does not speak SMTP: "
+
+static const struct broken_row {
+	const char *name;
+	const char *reason;     /* the parser's, as the plugin passes it */
+	const char *line;       /* conv.line: the offending line */
+	const char *raw;        /* conv.greeting_raw, or NULL: line alone */
+	int in_greeting;
+	const char *summary;    /* of the one finding */
+	const char *const *evidence;
+} broken_rows[] = {
+	/* masked: named, CRITICAL, the box and its evidence */
+	{"separator masked, line alone", "bad separator after the reply code", "220*****2*0**", NULL, 1,
+	 BROKEN_SEP, L("220*****2*0**")},
+	{"separator masked, raw with line end", "bad separator after the reply code", "220*****",
+	 "220*****\r\n", 1, BROKEN_SEP, L("220*****")},
+	{"continuation lost its code", "bad reply code", "****", "220-****2*0**\r\n****\r\n", 1,
+	 BROKEN_CONT, L("220-****2*0**", "****")},
+	{"continuation keeps 2 and 0", "bad reply code", "2*0******",
+	 "220-*****\r\n2*0******\r\n", 1, BROKEN_CONT, L("220-*****", "2*0******")},
+	{"pix6-whole-line as the emulator sends it", "bad separator after the reply code",
+	 "220**********************2*0", "220**********************2*0\r\n****\r\n*******2020\r\n", 1,
+	 BROKEN_SEP, L("220**********************2*0", "****", "*******2020")},
+	/* not SMTP, or not a mask: still "does not speak SMTP" */
+	{"2200", "bad separator after the reply code", "2200", "2200\r\n", 1,
+	 NOT_SMTP "bad separator after the reply code, waiting for the greeting (it sent \"2200\")",
+	 L("2200")},
+	{"decorated, then broken", "bad separator after the reply code", "220*** ACME ***",
+	 "220*** ACME ***\r\n", 1,
+	 NOT_SMTP "bad separator after the reply code, waiting for the greeting (it sent \"220*** ACME ***\")",
+	 L("220*** ACME ***")},
+	{"HTTP", "bad reply code", "HTTP/1.1 400 Bad Request", "HTTP/1.1 400 Bad Request\r\n", 1,
+	 NOT_SMTP "bad reply code, waiting for the greeting (it sent \"HTTP/1.1 400 Bad Request\")",
+	 L("HTTP/1.1 400 Bad Request")},
+	{"SSH", "bad reply code", "SSH-2.0-OpenSSH_9.2p1", "SSH-2.0-OpenSSH_9.2p1\r\n", 1,
+	 NOT_SMTP "bad reply code, waiting for the greeting (it sent \"SSH-2.0-OpenSSH_9.2p1\")",
+	 L("SSH-2.0-OpenSSH_9.2p1")},
+	{"stars after a clear first line", "bad reply code", "****", "220-mx.example ESMTP\r\n****\r\n", 1,
+	 NOT_SMTP "bad reply code, waiting for the greeting (it sent \"****\")", L("****")},
+	{"binary noise", "bad reply code", "\x16\x03\x01", "\x16\x03\x01", 1,
+	 NOT_SMTP "bad reply code, waiting for the greeting (it sent \"\x16\x03\x01\")", L("\x16\x03\x01")},
+	/* the same octets after the greeting are no greeting of ours */
+	{"masked-looking line in the EHLO reply", "bad separator after the reply code", "250*****", NULL, 0,
+	 "mx.example (192.0.2.1) does not speak SMTP: bad separator after the reply code, waiting for"
+	 " the EHLO reply (it sent \"250*****\")", L("250*****")},
+	{"220***** after the greeting", "bad separator after the reply code", "220*****", NULL, 0,
+	 "mx.example (192.0.2.1) does not speak SMTP: bad separator after the reply code, waiting for"
+	 " the EHLO reply (it sent \"220*****\")", L("220*****")},
+};
+
+static void test_greeting_broken(void **state)
+{
+	enum sf_state st[SF_FIND__COUNT];
+
+	(void)state;
+	for (int k = 0; k < SF_FIND__COUNT; k++)
+		st[k] = sf_kind_info((enum sf_kind)k)->default_state;
+	st[SF_FIND_BANNER_MASKED] = SF_OK; /* the user accepts a masked banner... */
+	for (size_t i = 0; i < sizeof broken_rows / sizeof broken_rows[0]; i++) {
+		const struct broken_row *t = &broken_rows[i];
+		int masked = strncmp(t->summary, "greeting banner", 15) == 0;
+		struct sf_verdict_input in;
+		struct sf_verdict *v = NULL;
+		size_t nev = count_lines(t->evidence);
+
+		memset(&in, 0, sizeof in);
+		in.target = "mx.example";
+		in.address = "192.0.2.1";
+		in.conv = (struct sf_conv){SF_END_PROTOCOL, t->in_greeting ? GREETING_STEP
+									: "waiting for the EHLO reply",
+					   t->reason, t->line, strlen(t->line), 0, t->in_greeting,
+					   t->raw, t->raw ? strlen(t->raw) : 0};
+		in.state_of = st;
+		assert_int_equal(sf_verdict_make(&in, &v), 0);
+		if (v->nfindings != 1)
+			fail_msg("%s: %zu findings, want 1", t->name, v->nfindings);
+		check_str(t->name, "summary", v->findings[0].summary, t->summary);
+		/* ...but one that breaks the greeting stays CRITICAL */
+		assert_int_equal(v->findings[0].state, SF_CRITICAL);
+		assert_int_equal(v->findings[0].kind, masked ? SF_FIND_BANNER_MASKED : SF_FIND_SESSION_FAILED);
+		check_str(t->name, "box", box_id(v->findings[0].box), masked ? "cisco-pix-fixup" : "(none)");
+		assert_int_equal(v->banner_masked, masked);
+		assert_int_equal(v->inspected, masked);
+		if (v->findings[0].nevidence != nev)
+			fail_msg("%s: %zu evidence lines, want %zu", t->name, v->findings[0].nevidence, nev);
+		for (size_t k = 0; k < nev; k++)
+			check_str(t->name, "evidence", v->findings[0].evidence[k], t->evidence[k]);
+		if (masked)
+			assert_non_null(strstr(v->line, "- looks like Cisco PIX 5.1-6.x SMTP fixup"));
+		sf_verdict_free(v);
+	}
+}
+
+/* The same mask in the STARTTLS session (-S with --probe) is the same
+ * finding, not a second one; a different failure there is its own. */
+static void test_greeting_broken_twice(void **state)
+{
+	struct sf_conv tls = {SF_END_PROTOCOL, GREETING_STEP, "bad separator after the reply code",
+			      "220*****", 8, 0, 1, NULL, 0};
+	struct sf_verdict_input in;
+	struct sf_verdict *v = NULL;
+
+	(void)state;
+	memset(&in, 0, sizeof in);
+	in.conv = tls;
+	in.tls_conv = &tls;
+	assert_int_equal(sf_verdict_make(&in, &v), 0);
+	assert_int_equal(v->nfindings, 1);
+	assert_int_equal(v->findings[0].kind, SF_FIND_BANNER_MASKED);
+	sf_verdict_free(v);
+	tls = (struct sf_conv){SF_END_RESET, "waiting for the STARTTLS reply", NULL, NULL, 0, 0, 0, NULL, 0};
+	assert_int_equal(sf_verdict_make(&in, &v), 0);
+	assert_int_equal(v->nfindings, 2);
+	assert_int_equal(v->findings[0].kind, SF_FIND_SESSION_FAILED);
+	check_str("tls reset", "summary", v->findings[0].summary,
+		  "STARTTLS session: connection reset by the server waiting for the STARTTLS reply");
+	assert_int_equal(v->findings[1].kind, SF_FIND_BANNER_MASKED);
+	sf_verdict_free(v);
+}
+
+/* --probe=data (doc/inspection-boxes.md 4.1): a drop with no reply names
+ * the ASA and the policy that fired; the server's own reply, a refused
+ * transaction, a pass and a timeout are notes. */
+#define DATA_354 "354 End data with <CR><LF>.<CR><LF>"
+static const struct witness_row {
+	const char *name;
+	struct sf_witness w;
+	const char *const *refused;  /* reply lines, or NULL */
+	const char *const *reply;    /* reply lines, or NULL */
+	enum sf_kind kind;           /* SF_FIND__COUNT: no finding */
+	enum sf_state state;
+	const char *box;
+	const char *summary;
+	const char *const *evidence;
+} witness_rows[] = {
+	{"reset after the header line", {SF_WITNESS_DROPPED, NULL, NULL, NULL, 1, NULL, 1, 1.0}, NULL, NULL,
+	 SF_FIND_DATA_DROPPED, SF_CRITICAL, "cisco-asa",
+	 "connection reset with no reply after a message header line of 1000 octets (DATA witness):"
+	 " the ASA's default ESMTP policy drops header lines over 998 octets",
+	 L(DATA_354, "-- then message part 1 with a message header line of 1000 octets, and a reset")},
+	{"close after the file name", {SF_WITNESS_DROPPED, NULL, NULL, NULL, 2, NULL, 0, 1.0}, NULL, NULL,
+	 SF_FIND_DATA_DROPPED, SF_CRITICAL, "cisco-asa",
+	 "connection closed with no reply after a MIME file name of 300 octets (DATA witness): the"
+	 " ASA's default ESMTP policy drops MIME file names over 255 octets, so attachments with long"
+	 " names never arrive",
+	 L(DATA_354, "-- then message part 2 with a MIME file name of 300 octets, and a close")},
+	{"the server's 554 after the header line", {SF_WITNESS_REPLIED, NULL, NULL, NULL, 1, NULL, 0, 1.0},
+	 NULL, L("554 5.6.0 Message header line too long"),
+	 SF_FIND_DATA_NOTE, SF_OK, NULL,
+	 "DATA witness: the server itself answered 554 after a message header line of 1000 octets:"
+	 " its own policy, not the path's",
+	 L("554 5.6.0 Message header line too long")},
+	{"the server's unfinished reply, then a reset", {SF_WITNESS_REPLIED, NULL, NULL, NULL, 2, NULL, 1, 1.0},
+	 NULL, NULL, SF_FIND_DATA_NOTE, SF_OK, NULL,
+	 "DATA witness: the server itself began a reply after a MIME file name of 300 octets: its own"
+	 " policy, not the path's", L(NULL)},
+	{"RCPT refused", {SF_WITNESS_REFUSED, "RCPT TO:<postmaster@example.org>", NULL, NULL, 0, NULL, 0, 1.0},
+	 L("554 5.7.1 <postmaster@example.org>: Relay access denied"), NULL,
+	 SF_FIND_DATA_NOTE, SF_OK, NULL,
+	 "DATA witness skipped: the server refused RCPT TO:<postmaster@example.org> (554)",
+	 L("554 5.7.1 <postmaster@example.org>: Relay access denied")},
+	{"MAIL refused", {SF_WITNESS_REFUSED, "MAIL FROM:<>", NULL, NULL, 0, NULL, 0, 1.0},
+	 L("530 5.7.0 Must issue a STARTTLS command first"), NULL,
+	 SF_FIND_DATA_NOTE, SF_OK, NULL, "DATA witness skipped: the server refused MAIL FROM:<> (530)",
+	 L("530 5.7.0 Must issue a STARTTLS command first")},
+	{"passed", {SF_WITNESS_PASSED, NULL, NULL, NULL, 2, NULL, 0, 1.0}, NULL, NULL,
+	 SF_FIND_DATA_NOTE, SF_OK, NULL,
+	 "DATA witness: a message header line of 1000 octets and a MIME file name of 300 octets passed"
+	 " (no reset within 1 s each); closed before the end of data, nothing delivered", L(NULL)},
+	{"cut by the timeout", {SF_WITNESS_CUT, NULL, NULL, NULL, 1, NULL, 0, 1.5}, NULL, NULL,
+	 SF_FIND_DATA_NOTE, SF_OK, NULL,
+	 "DATA witness cut short by the timeout after a message header line of 1000 octets", L(NULL)},
+	{"not run", {SF_WITNESS_NONE, NULL, NULL, NULL, 0, NULL, 0, 1.0}, NULL, NULL,
+	 SF_FIND__COUNT, SF_OK, NULL, NULL, L(NULL)},
+};
+
+static void test_witness(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof witness_rows / sizeof witness_rows[0]; i++) {
+		const struct witness_row *t = &witness_rows[i];
+		struct sf_reply *g = reply_from_lines(220, "220 mx.example ESMTP", NULL);
+		struct sf_reply *d = reply_from_lines(354, DATA_354, NULL);
+		struct sf_reply *refused = t->refused ? reply_from_array(t->refused) : NULL;
+		struct sf_reply *reply = t->reply ? reply_from_array(t->reply) : NULL;
+		struct sf_witness w = t->w;
+		struct sf_verdict_input in;
+		struct sf_verdict *v = NULL;
+		size_t nev = count_lines(t->evidence);
+
+		w.data = d;
+		w.refused = refused;
+		w.reply = reply;
+		memset(&in, 0, sizeof in);
+		in.greeting = g;
+		in.witness = &w;
+		assert_int_equal(sf_verdict_make(&in, &v), 0);
+		if (t->kind == SF_FIND__COUNT) {
+			assert_int_equal(v->nfindings, 0);
+		} else {
+			if (v->nfindings != 1)
+				fail_msg("%s: %zu findings, want 1", t->name, v->nfindings);
+			assert_int_equal(v->findings[0].kind, t->kind);
+			assert_int_equal(v->findings[0].state, t->state);
+			assert_int_equal(v->state, t->state);
+			assert_int_equal(v->inspected, t->state != SF_OK);
+			check_str(t->name, "box", box_id(v->findings[0].box), t->box ? t->box : "(none)");
+			check_str(t->name, "summary", v->findings[0].summary, t->summary);
+			if (v->findings[0].nevidence != nev)
+				fail_msg("%s: %zu evidence lines, want %zu", t->name,
+					 v->findings[0].nevidence, nev);
+			for (size_t k = 0; k < nev; k++)
+				check_str(t->name, "evidence", v->findings[0].evidence[k], t->evidence[k]);
+		}
+		sf_verdict_free(v);
+		sf_reply_free(g);
+		sf_reply_free(d);
+		sf_reply_free(refused);
+		sf_reply_free(reply);
 	}
 }
 
@@ -1787,7 +2114,7 @@ static void test_reference_unusable(void **state)
 {
 	struct sf_reply *g = reply_from_lines(220, "220 mx.example ESMTP", NULL);
 	struct sf_reply *rg = reply_from_lines(554, "554 go away", NULL);
-	struct sf_conv down = {SF_END_CONNECT_FAILED, "connecting", "Connection refused", NULL, 0, 0};
+	struct sf_conv down = {SF_END_CONNECT_FAILED, "connecting", "Connection refused", NULL, 0, 0, 0, NULL, 0};
 	struct sf_conv fine = {0};
 	struct sf_verdict_input in;
 	struct sf_verdict *v = NULL;
@@ -1934,6 +2261,9 @@ int main(void)
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_out_of_memory),
 		cmocka_unit_test(test_conversation),
+		cmocka_unit_test(test_greeting_broken),
+		cmocka_unit_test(test_greeting_broken_twice),
+		cmocka_unit_test(test_witness),
 		cmocka_unit_test(test_server_and_overrides),
 		cmocka_unit_test(test_reference_unusable),
 		cmocka_unit_test(test_domain_verdict),

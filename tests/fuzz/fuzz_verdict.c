@@ -358,7 +358,7 @@ static void expect_probes(const struct sf_verdict_input *in, const struct sf_ehl
 
 static void expectations(const struct sf_verdict_input *in, struct expect *x)
 {
-	static const struct sf_box unset = {"", "", ""};
+	static const struct sf_box unset = {"", "", "", 0};
 	const struct sf_reply *g = in->greeting, *r = in->ehlo;
 	const struct sf_box *box = &unset; /* sf_banner_masked() must set it */
 	struct sf_ehlo *e, *etls;
