@@ -1,7 +1,7 @@
 /*
- * mx.h - the mail servers of a domain: its MX records through libresolv
- * (res_nquery), read by mx_parse() (ns_initparse/ns_parserr), in
- * preference order.
+ * mx.h - the mail servers of a domain: its MX records through the C
+ * library's resolver (res_nquery), read by mx_parse() (RFC 1035 4.1, with
+ * dn_expand for names), in preference order.
  *
  * Bounded: one answer buffer of MX_ANSWER_MAX octets (the largest DNS
  * message, RFC 1035 4.2.2: a 16-bit length over TCP; glibc falls back to
