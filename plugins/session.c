@@ -96,7 +96,7 @@ const char *session_step_words(enum session_step step)
 }
 
 /* Keep one transcript line for -v: prefix then the raw octets. */
-static void transcript_add(struct session *s, const char *prefix, const char *buf, size_t len)
+void sess_transcript_add(struct session *s, const char *prefix, const char *buf, size_t len)
 {
 	size_t plen = strlen(prefix);
 	char *line;
@@ -115,7 +115,7 @@ static void transcript_add(struct session *s, const char *prefix, const char *bu
 static void transcript_reply(struct session *s, const struct sf_reply *r)
 {
 	for (size_t i = 0; i < r->nlines; i++)
-		transcript_add(s, "S: ", r->lines[i].raw, r->lines[i].len);
+		sess_transcript_add(s, "S: ", r->lines[i].raw, r->lines[i].len);
 }
 
 static void close_socket(struct session *s)
@@ -291,7 +291,7 @@ static int arrived_early(struct session *s)
 		case TLS_IO_OK:
 			if (got == 0)
 				return 0;
-			transcript_add(s, "S: ", buf, strcspn(buf, "\r\n") < got ? strcspn(buf, "\r\n") : got);
+			sess_transcript_add(s, "S: ", buf, strcspn(buf, "\r\n") < got ? strcspn(buf, "\r\n") : got);
 			break;
 		case TLS_IO_CLOSED:
 			sess_on_eof(s, 0);
@@ -310,7 +310,7 @@ static int arrived_early(struct session *s)
 }
 
 /* Queue one command (without CRLF) and send it in one write. */
-static void send_command(struct session *s, const char *verb, const char *arg)
+void sess_send_command(struct session *s, const char *verb, const char *arg)
 {
 	int n;
 
@@ -326,30 +326,7 @@ static void send_command(struct session *s, const char *verb, const char *arg)
 	s->io.outoff = 0;
 	s->io.cmd_read_seq = s->io.reads;
 	s->io.pending_at_send = sf_parser_pending(s->io.parser);
-	transcript_add(s, "C: ", s->io.out, s->io.outlen - 2);
-	sess_flush_out(s);
-}
-
-/* Queue n octets that are not a command (a message part) and send them in
- * one write; what the box does with them is the witness's question. */
-static void send_part(struct session *s, size_t i)
-{
-	size_t n = session_witness_part(i, s->io.out, sizeof s->io.out);
-	const char *what;
-	char note[96];
-
-	if (n == 0) {
-		sess_finish(s, SESS_IO_ERROR, EMSGSIZE); /* cannot happen: the parts are fixed */
-		return;
-	}
-	s->io.outlen = n;
-	s->io.outoff = 0;
-	s->io.cmd_read_seq = s->io.reads;
-	s->io.pending_at_send = sf_parser_pending(s->io.parser);
-	snprintf(note, sizeof note, "-- message part %zu of %u, %zu octets in one write: ", i + 1,
-		 SF_WITNESS_PARTS, n);
-	what = i == 0 ? "a header line over 998 octets" : "a MIME file name over 255 octets";
-	transcript_add(s, note, what, strlen(what));
+	sess_transcript_add(s, "C: ", s->io.out, s->io.outlen - 2);
 	sess_flush_out(s);
 }
 
@@ -380,102 +357,14 @@ void sess_on_connected(struct session *s)
 		s->io.step = STEP_GREETING;
 }
 
-void session_probe_command(size_t i, char *buf, size_t bufsz, const char **keyword)
-{
-	*keyword = NULL;
-	switch (i) {
-	case 0:
-		/* RFC 3030: outside a transaction a CHUNKING server answers 503;
-		 * an ASA X-es BDAT, so the server calls it unrecognised. */
-		snprintf(buf, bufsz, "BDAT 0 LAST");
-		*keyword = "CHUNKING";
-		break;
-	case 1: {
-		/* Longer than RFC 5321's 512: servers accept it, the default ASA
-		 * policy drops the connection. */
-		size_t n = (size_t)snprintf(buf, bufsz, "NOOP ");
-		while (n + 1 < bufsz && n < 5 + SESSION_PROBE_LONG_LEN)
-			buf[n++] = 'x';
-		buf[n] = '\0';
-		break;
-	}
-	default:
-		snprintf(buf, bufsz, "RSET");
-		break;
-	}
-}
-
-/* A line of n octets: prefix, then filler to length, then CRLF, at buf[at];
- * the new length, or 0 if it does not fit. */
-static size_t put_line(char *buf, size_t bufsz, size_t at, const char *prefix, char fill,
-		       size_t n, const char *suffix)
-{
-	size_t p = strlen(prefix), q = strlen(suffix);
-
-	if (at >= bufsz || n < p + q || bufsz - at < n + 3)
-		return 0;
-	memcpy(buf + at, prefix, p);
-	memset(buf + at + p, fill, n - p - q);
-	memcpy(buf + at + n - q, suffix, q);
-	memcpy(buf + at + n, "\r\n", 3);
-	return at + n + 2;
-}
-
-size_t session_witness_part(size_t i, char *buf, size_t bufsz)
-{
-	/* RFC 5322 2.1.1 caps a header line at 998 octets; the ASA's default
-	 * ESMTP policy drops the connection past it, and past a MIME file
-	 * name of 255 (doc/inspection-boxes.md 4.1). Nothing else here is
-	 * unusual, and no part is ever followed by the end-of-data marker. */
-	static const char head[] =
-		"Subject: check_smtp_fixup DATA-phase witness, never completed\r\n"
-		"MIME-Version: 1.0\r\n"
-		"Content-Type: multipart/mixed; boundary=\"sf-witness\"\r\n";
-	static const char mime[] =
-		"--sf-witness\r\n"
-		"Content-Type: application/octet-stream\r\n";
-	size_t n;
-
-	if (i == 0) {
-		if (bufsz < sizeof head)
-			return 0;
-		memcpy(buf, head, sizeof head - 1);
-		n = put_line(buf, bufsz, sizeof head - 1, "X-Witness: ", 'x', SF_WITNESS_HEADER_LINE, "");
-		if (n == 0 || bufsz - n < 3)
-			return 0;
-		memcpy(buf + n, "\r\n", 3); /* the empty line that ends the header */
-		return n + 2;
-	}
-	if (i != 1 || bufsz < sizeof mime)
-		return 0;
-	memcpy(buf, mime, sizeof mime - 1);
-	n = put_line(buf, bufsz, sizeof mime - 1, "Content-Disposition: attachment; filename=\"", 'f',
-		     strlen("Content-Disposition: attachment; filename=\"") + SF_WITNESS_FILE_NAME + 1, "\"");
-	if (n == 0 || bufsz - n < sizeof "\r\nwitness\r\n")
-		return 0;
-	memcpy(buf + n, "\r\nwitness\r\n", sizeof "\r\nwitness\r\n");
-	return n + sizeof "\r\nwitness\r\n" - 1;
-}
 
 /* Everything the probe needs is in: say goodbye, briefly. */
-static void start_quit(struct session *s)
+void sess_start_quit(struct session *s)
 {
 	s->r.t.probe_done = session_now();
 	s->io.step = STEP_QUIT;
 	s->io.quit_deadline = s->r.t.probe_done + s->cfg->quit_wait;
-	send_command(s, "QUIT", NULL);
-}
-
-/* --probe=data, after a working EHLO (or HELO) and the probe commands, in
- * clear text: MAIL FROM:<>, the rest on its replies. 1 if started. */
-static int start_witness(struct session *s)
-{
-	if (!s->cfg->witness || s->io.tls != NULL || s->r.witness_mail != NULL)
-		return 0;
-	/* the null reverse-path (RFC 5321 4.5.5): nothing can bounce */
-	s->io.step = STEP_MAIL;
-	send_command(s, "MAIL FROM:<>", NULL);
-	return 1;
+	sess_send_command(s, "QUIT", NULL);
 }
 
 /* After a working EHLO: the probe commands, the DATA witness, then
@@ -493,24 +382,24 @@ static void after_ehlo(struct session *s)
 		}
 		s->r.probes_sent++;
 		s->io.step = STEP_PROBE;
-		send_command(s, cmd, NULL);
+		sess_send_command(s, cmd, NULL);
 		return;
 	}
-	if (start_witness(s))
+	if (sess_start_witness(s))
 		return;
 	if (s->cfg->starttls && s->io.tls == NULL && !s->r.tls_tried) {
 		s->io.step = STEP_STARTTLS;
-		send_command(s, "STARTTLS", NULL);
+		sess_send_command(s, "STARTTLS", NULL);
 		return;
 	}
-	start_quit(s);
+	sess_start_quit(s);
 }
 
 static void tls_failed(struct session *s, const char *why)
 {
 	s->r.tls_failed = 1;
 	snprintf(s->r.tls_err, sizeof s->r.tls_err, "%s", why);
-	transcript_add(s, "-- TLS handshake failed: ", why, strlen(why));
+	sess_transcript_add(s, "-- TLS handshake failed: ", why, strlen(why));
 	if (s->cfg->implicit_tls) {
 		sess_finish(s, SESS_TLS_FAILED, 0);
 	} else {
@@ -563,7 +452,7 @@ void sess_do_handshake(struct session *s)
 	s->io.tls_want = 0;
 	s->r.t.tls_done = session_now();
 	snprintf(s->r.tls_desc, sizeof s->r.tls_desc, "%s", tls_description(s->io.tls));
-	transcript_add(s, "-- TLS: ", s->r.tls_desc, strlen(s->r.tls_desc));
+	sess_transcript_add(s, "-- TLS: ", s->r.tls_desc, strlen(s->r.tls_desc));
 	/* Nothing said in clear text may leak into the TLS conversation. */
 	fresh = sf_parser_new(NULL);
 	if (fresh == NULL) {
@@ -579,7 +468,7 @@ void sess_do_handshake(struct session *s)
 		return;
 	}
 	s->io.step = STEP_EHLO_TLS;
-	send_command(s, "EHLO", s->cfg->ehlo_name);
+	sess_send_command(s, "EHLO", s->cfg->ehlo_name);
 }
 
 /* 1 if an EHLO reply means EHLO did not work and HELO should confirm it:
@@ -597,7 +486,7 @@ static void on_starttls_reply(struct session *s, struct sf_reply *r)
 {
 	s->r.starttls_reply = r;
 	if (r->code != 220) {
-		start_quit(s);
+		sess_start_quit(s);
 		return;
 	}
 	/* RFC 3207 5: octets after the 220 and before the handshake would be
@@ -607,86 +496,6 @@ static void on_starttls_reply(struct session *s, struct sf_reply *r)
 		return;
 	}
 	start_handshake(s);
-}
-
-/* The witness was refused at cmd: skip it, say goodbye. */
-static void witness_refused(struct session *s, const char *cmd)
-{
-	s->r.witness_end = SF_WITNESS_REFUSED;
-	s->r.witness_refused = cmd;
-	start_quit(s);
-}
-
-/* Write message part i and watch for a reaction until the wait ends. */
-static void witness_next_part(struct session *s, size_t i)
-{
-	s->io.step = STEP_MESSAGE;
-	s->r.witness_parts = i + 1;
-	s->io.watch_deadline = session_now() + s->cfg->witness_wait;
-	send_part(s, i);
-}
-
-/* A reply in the DATA witness's steps (doc/inspection-boxes.md 4.1).
- * Takes ownership of r. */
-static void on_witness_reply(struct session *s, struct sf_reply *r)
-{
-	switch (s->io.step) {
-	case STEP_MAIL:
-		s->r.witness_mail = r;
-		if (r->code != 250) {
-			witness_refused(s, "MAIL FROM:<>");
-			return;
-		}
-		snprintf(s->r.witness_rcpt_line, sizeof s->r.witness_rcpt_line, "RCPT TO:<%s>",
-			 s->cfg->witness_rcpt);
-		s->io.step = STEP_RCPT;
-		send_command(s, s->r.witness_rcpt_line, NULL);
-		return;
-	case STEP_RCPT:
-		s->r.witness_rcpt = r;
-		if (r->code != 250 && r->code != 251) {
-			witness_refused(s, s->r.witness_rcpt_line);
-			return;
-		}
-		s->io.step = STEP_DATA;
-		send_command(s, "DATA", NULL);
-		return;
-	case STEP_DATA:
-		s->r.witness_data = r;
-		if (r->code != 354) {
-			witness_refused(s, "DATA");
-			return;
-		}
-		/* the last reply that matters for the response time */
-		s->r.t.probe_done = session_now();
-		witness_next_part(s, 0);
-		return;
-	case STEP_MESSAGE:
-	default:
-		/* the server spoke in the middle of the message: its policy.
-		 * Nothing more is sent: it may still be reading message text. */
-		sf_reply_free(s->r.witness_reply);
-		s->r.witness_reply = r;
-		s->r.witness_end = SF_WITNESS_REPLIED;
-		sess_finish(s, SESS_COMPLETE, 0);
-		return;
-	}
-}
-
-/* STEP_MESSAGE's wait ended: the next part, or the end (we close, and the
- * message is never completed, RFC 5321 4.1.1.4). deadline: the check's. */
-void sess_witness_watched(struct session *s, double now, double deadline)
-{
-	if (now >= deadline || s->io.outoff < s->io.outlen) {
-		/* out of time, or the path does not even take our octets */
-		s->r.witness_end = SF_WITNESS_CUT;
-		sess_finish(s, SESS_COMPLETE, 0);
-	} else if (s->r.witness_parts < SF_WITNESS_PARTS) {
-		witness_next_part(s, s->r.witness_parts);
-	} else {
-		s->r.witness_end = SF_WITNESS_PASSED;
-		sess_finish(s, SESS_COMPLETE, 0);
-	}
 }
 
 /* A 250 EHLO reply as a list, once, for every later stage. 1 to go on, 0
@@ -718,12 +527,12 @@ void sess_on_reply(struct session *s, struct sf_reply *r)
 		s->r.greeting = r;
 		s->r.t.greeting = session_now();
 		if (r->code != 220) {
-			start_quit(s);
+			sess_start_quit(s);
 			return;
 		}
 		s->io.step = STEP_EHLO;
 		s->r.t.ehlo_sent = session_now();
-		send_command(s, "EHLO", s->cfg->ehlo_name);
+		sess_send_command(s, "EHLO", s->cfg->ehlo_name);
 		return;
 	case STEP_EHLO:
 		s->r.ehlo = r;
@@ -732,7 +541,7 @@ void sess_on_reply(struct session *s, struct sf_reply *r)
 			return;
 		if (ehlo_failed(r)) {
 			s->io.step = STEP_HELO;
-			send_command(s, "HELO", s->cfg->ehlo_name);
+			sess_send_command(s, "HELO", s->cfg->ehlo_name);
 			return;
 		}
 		break;
@@ -749,7 +558,7 @@ void sess_on_reply(struct session *s, struct sf_reply *r)
 	case STEP_RCPT:
 	case STEP_DATA:
 	case STEP_MESSAGE:
-		on_witness_reply(s, r);
+		sess_on_witness_reply(s, r);
 		return;
 	case STEP_EHLO_TLS:
 		s->r.ehlo_tls = r;
@@ -781,7 +590,7 @@ void sess_on_reply(struct session *s, struct sf_reply *r)
 	}
 	if (s->io.step == STEP_EHLO || s->io.step == STEP_PROBE)
 		after_ehlo(s);
-	else if (s->io.step != STEP_HELO || r->code != 250 || !start_witness(s))
-		start_quit(s); /* after HELO (MailGuard) the witness still can run */
+	else if (s->io.step != STEP_HELO || r->code != 250 || !sess_start_witness(s))
+		sess_start_quit(s); /* after HELO (MailGuard) the witness still can run */
 }
 

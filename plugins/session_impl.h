@@ -35,4 +35,19 @@ void sess_on_eof(struct session *s, int reset);
  * check's deadline: deadline): the next part, or the end. */
 void sess_witness_watched(struct session *s, double now, double deadline);
 
+/* Queue one command (without CRLF) and send it in one write. */
+void sess_send_command(struct session *s, const char *verb, const char *arg);
+
+/* Everything the probe needs is in: say goodbye, briefly. */
+void sess_start_quit(struct session *s);
+
+/* Keep one transcript line for -v: prefix then the raw octets. */
+void sess_transcript_add(struct session *s, const char *prefix, const char *buf, size_t len);
+
+/* --probe=data after a working EHLO or HELO, in clear text: 1 if started. */
+int sess_start_witness(struct session *s);
+
+/* A reply in the witness's steps. Takes ownership of r. */
+void sess_on_witness_reply(struct session *s, struct sf_reply *r);
+
 #endif /* SESSION_IMPL_H */

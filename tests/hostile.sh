@@ -36,12 +36,23 @@ case_closed_stdout() {
 	case_end
 }
 
-# A UDP "name server" on a loopback address that never answers.
+# A UDP "name server" on a loopback address that never answers; its
+# address in DNS_ADDR (another one when one is taken).
 black_hole_dns() {
+	local try
+	for try in 1 2 3 4 5; do
+		DNS_ADDR=127.0.$((RANDOM % 200 + 20)).$((RANDOM % 200 + 20))
+		rm -f "$CASE_DIR/dns.up"
+		black_hole_at "$DNS_ADDR" && return 0
+	done
+	return 1
+}
+
+black_hole_at() {
 	python3 -c '
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.77", 53))
+s.bind((sys.argv[3], 53))
 open(sys.argv[1], "w").write("up\n")
 end = time.time() + float(sys.argv[2])
 while time.time() < end:
@@ -50,9 +61,14 @@ while time.time() < end:
         s.recvfrom(4096)
     except socket.timeout:
         pass
-' "$CASE_DIR/dns.up" 20 &
-	BG_PIDS+=($!)
-	for _ in $(seq 50); do [ -s "$CASE_DIR/dns.up" ] && return 0; sleep 0.1; done
+' "$CASE_DIR/dns.up" 20 "$1" 2>/dev/null &
+	local pid=$!
+	BG_PIDS+=("$pid")
+	for _ in $(seq 100); do
+		[ -s "$CASE_DIR/dns.up" ] && return 0
+		kill -0 "$pid" 2>/dev/null || return 1 # the address was taken
+		sleep 0.1
+	done
 	return 1
 }
 
@@ -64,7 +80,7 @@ case_backstop_long_name() {
 		return
 	fi
 	black_hole_dns || { fail "the black-hole DNS did not start"; case_end; return; }
-	printf 'nameserver 127.0.0.77\noptions timeout:5 attempts:2\n' >"$CASE_DIR/resolv.conf"
+	printf 'nameserver %s\noptions timeout:5 attempts:2\n' "$DNS_ADDR" >"$CASE_DIR/resolv.conf"
 	name=$(printf 'a%.0s' {1..60}).$(printf 'b%.0s' {1..60}).$(printf 'c%.0s' {1..60}).example
 	local t0 t1
 	t0=$(now_ms)

@@ -278,6 +278,15 @@ srv_spawn() {
     printf '%s\n' "$!" >"$dir/spawn.pid"
 }
 
+# 0 if a log of the server in DIR says its port was taken.
+srv_log_says_in_use() {
+    local f
+    for f in $SRV_LOGS; do
+        [ -s "$1/$f" ] && grep -qiE 'address already in use|EADDRINUSE' "$1/$f" && return 0
+    done
+    return 1
+}
+
 srv_main_start() {
     [ $# -eq 2 ] || srv_usage
     local dir port
@@ -296,8 +305,10 @@ srv_main_start() {
         : >"$dir/.empty"
         srv_start_failed "$dir" "$dir/.empty" "$SRV_KIND did not come up on 127.0.0.1:$port; log follows"
         # Ours is stopped: whatever still listens there took the port
-        # between our check and our bind.
+        # between our check and our bind, or did and has gone again (its
+        # log says so): another port will do.
         ! srv_port_open "$port" || exit 3
+        srv_log_says_in_use "$dir" && exit 3
         exit 1
     fi
 }
