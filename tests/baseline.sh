@@ -179,6 +179,56 @@ case_state_path_escaped() {
 	[[ ${FIRST%%|*} == *"x7cb"* ]] || fail "a raw '|' split the perfdata off early"
 }
 
+# State files that are not quite ours, as rows {what the file holds,
+# whether it is read}: each field of libmonitoringplug's header, the
+# candidate's fields and its count at its limit (1000) and one past, the
+# read cap. An unreadable one is recorded anew, a readable one is used; a
+# state dated 0 says so instead of 1970.
+case_state_table() {
+	local f head data unread=' the baseline state is unreadable and is recorded anew'
+	first
+	f=$(state_file_of)
+	[ -f "$f" ] || { fail "no state file $f"; return; }
+	head=$(sed -n 2,3p "$f")
+	data=$(tail -n 1 "$f")
+	# FILE_TEXT READABLE(1/0)
+	local rows=(
+		"# NP State file"$'\n'"$head"$'\n'"1700000000"$'\n'"$data" 1
+		"# NP State file"$'\n'"9"$'\n'"$(sed -n 3p "$f")"$'\n'"1700000000"$'\n'"$data" 0
+		"# NP State file"$'\n'"$(sed -n 2p "$f")"$'\n'"99"$'\n'"1700000000"$'\n'"$data" 0
+		"# NP State file"$'\n'"$head"$'\n'"-5"$'\n'"$data" 0
+		"# NP State file"$'\n'"$head"$'\n'"12x"$'\n'"$data" 0
+		"# NP State file"$'\n'"$head"$'\n'"1700000000" 0
+		"# NP State file"$'\n'"$head"$'\n'"1700000000"$'\n'"$data"$'\t'"$data"$'\t'"1000" 1
+		"# NP State file"$'\n'"$head"$'\n'"1700000000"$'\n'"$data"$'\t'"$data"$'\t'"1001" 0
+		"# NP State file"$'\n'"$head"$'\n'"1700000000"$'\n'"$data"$'\t'"$data"$'\t'"" 0
+		"# NP State file"$'\n'"$head"$'\n'"1700000000"$'\n'"$data"$'\t'"W:41" 0
+		"# NP State file"$'\n'"$head"$'\n'"1700000000"$'\n'"$data"$'\t'"X:41"$'\t'"A"$'\t'"1" 0
+		"# NP State file"$'\n'"$head"$'\n'"1700000000"$'\n'"X:41"$'\t'"A" 0
+		"$(printf '#%.0s' $(seq 4100))" 0
+	)
+	emu_on "$PORT" none
+	for ((i = 0; i < ${#rows[@]}; i += 2)); do
+		printf '%s\n' "${rows[i]}" >"$f"
+		check
+		[ "$RC" = 0 ] || fail "row $((i / 2)): exit code $RC, expected 0"
+		if [ "${rows[i + 1]}" = 1 ]; then
+			[[ $FIRST =~ unreadable|first\ run ]] && fail "row $((i / 2)): the state was not read: $FIRST"
+			# a readable state is kept; the run equal to it forgets a candidate
+			[ "$(tail -n 1 "$f")" = "$data" ] || fail "row $((i / 2)): the state line is '$(tail -n 1 "$f")', expected the baseline alone"
+		else
+			[[ ${FIRST%%|*} == *";$unread"* ]] || fail "row $((i / 2)): not unreadable: $FIRST"
+		fi
+	done
+	emu_stop
+	# dated 0: the change is reported "at an unknown time"
+	printf '# NP State file\n%s\n0\n%s\n' "$head" "$data" >"$f"
+	emu_on "$PORT" strip
+	check
+	expect_rc 1
+	expect_output '^\[WARNING\] 5 extensions gone since the last clean run: .* \(at an unknown time\)$'
+}
+
 case_not_clean_first() {
 	STATE=$CASE_DIR/state
 	emu_on 0 asa

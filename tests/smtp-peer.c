@@ -31,6 +31,17 @@
  *   reset           close with SO_LINGER 0: the client sees a reset
  *   hold            send nothing until the client closes or the deadline
  *   drain           read and log until the client closes or the deadline
+ *   tls [PRIO]      the server's side of a TLS handshake (GnuTLS, a throw-away
+ *                   ECDSA certificate made at start-up) with the GnuTLS
+ *                   priority string PRIO (default NORMAL); from then on
+ *                   send, expect and the others go through TLS
+ *   raw TEXT        send TEXT on the socket itself, past TLS (garbage in
+ *                   place of a record, a record cut short)
+ *   alert N         send the fatal TLS alert N (0-255), encrypted
+ *   warnings N      send N warning alerts user_canceled (90)
+ *   keyupdate N     send N TLS 1.3 KeyUpdate messages
+ *   bye             send close_notify (the TCP connection stays open)
+ * The last five need a tls line before them in the script.
  * A script that ends with the connection still open closes it as "close".
  * A line is read with a bound (PEER_LINE_MAX octets; longer ones are cut
  * and logged as such) and a deadline (--read-seconds, default 10). An
@@ -45,7 +56,8 @@
  * Exit status: 0 if every connection came and every expect matched, 1 if
  * not, 2 for bad usage, a bad script or a system error.
  *
- * Not here: TLS (a script can send bytes that look like TLS, no more).
+ * TLS is the server's side only and verifies nothing: it is there to let a
+ * handshake succeed and then misbehave inside it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -64,6 +76,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
 #define PEER_LINE_MAX 4096U         /* octets of one client line kept; more is cut */
 #define PEER_SCRIPT_BYTES_MAX 1048576L /* size of a script file */
 #define PEER_TEXT_MAX 65536U        /* octets of one TEXT after escapes */
@@ -74,6 +89,7 @@
 #define PEER_CLOSE_LINGER_MS 2000L  /* after our FIN, wait this long for the client's */
 #define PEER_LOG_SHOWN 200U         /* octets of sent data shown in one log record */
 #define PEER_WRITE_CHUNK 65536U     /* octets per write for repeat */
+#define PEER_TLS_COUNT_MAX 10000L   /* the N of warnings and keyupdate */
 
 /* Exit statuses. */
 #define EXIT_MATCHED 0  /* every connection came, every expect matched */
@@ -90,7 +106,13 @@ enum op {
 	OP_CLOSE,
 	OP_RESET,
 	OP_HOLD,
-	OP_DRAIN
+	OP_DRAIN,
+	OP_TLS,       /* server handshake */
+	OP_RAW,       /* text: bytes sent past TLS */
+	OP_ALERT,     /* num: fatal alert description */
+	OP_WARNINGS,  /* num: count of user_canceled warnings */
+	OP_KEYUPDATE, /* num: count of KeyUpdate messages */
+	OP_BYE        /* close_notify */
 };
 
 struct directive {
@@ -134,7 +156,13 @@ struct conn {
 	int skipping;             /* discarding the rest of a line that was cut */
 	int eof;                  /* the client closed its side */
 	int dead;                 /* reset or another error: nothing more to do */
+	gnutls_session_t tls;     /* NULL until the tls directive */
+	char pre[PEER_LINE_MAX];  /* octets read before the handshake began: TLS's */
+	size_t prelen;
 };
+
+/* The certificate of the tls directive, made once if a script has one. */
+static gnutls_certificate_credentials_t creds;
 
 /* How a line ended. */
 enum line_end {
@@ -398,7 +426,37 @@ static const struct keyword keywords[] = {
 	{ "reset", OP_RESET, 0, 0 },
 	{ "hold", OP_HOLD, 0, 0 },
 	{ "drain", OP_DRAIN, 0, 0 },
+	{ "tls", OP_TLS, 0, 2 },
+	{ "raw", OP_RAW, 0, 1 },
+	{ "alert", OP_ALERT, 1, 0 },
+	{ "warnings", OP_WARNINGS, 1, 0 },
+	{ "keyupdate", OP_KEYUPDATE, 1, 0 },
+	{ "bye", OP_BYE, 0, 0 },
 };
+
+/* The range of a directive's number. */
+static void num_range(enum op op, long *min, long *max)
+{
+	switch (op) {
+	case OP_REPEAT:
+		*min = 1;
+		*max = PEER_REPEAT_MAX;
+		break;
+	case OP_ALERT:
+		*min = 0;
+		*max = 255;
+		break;
+	case OP_WARNINGS:
+	case OP_KEYUPDATE:
+		*min = 1;
+		*max = PEER_TLS_COUNT_MAX;
+		break;
+	default:
+		*min = 0;
+		*max = PEER_MS_MAX;
+		break;
+	}
+}
 
 /* Parse one script line [s, end) into d. Returns 0, 1 for a line with no
  * directive, or -1 with a reason in *why. */
@@ -427,9 +485,9 @@ static int parse_directive(const char *s, const char *end, struct directive *d, 
 	d->num = 0;
 	if (kw->num) {
 		char numbuf[24];
-		long max = kw->op == OP_REPEAT ? PEER_REPEAT_MAX : PEER_MS_MAX;
-		long min = kw->op == OP_REPEAT ? 1 : 0;
+		long min, max;
 
+		num_range(kw->op, &min, &max);
 		wlen = take_word(&s, end, &word);
 		if (wlen == 0 || wlen >= sizeof numbuf) {
 			*why = "a number is missing or too long";
@@ -495,6 +553,7 @@ static void load_script(const char *path, struct script *sc)
 	char *buf = read_file(path, &len);
 	const char *s = buf, *end = buf + len;
 	unsigned lineno = 0;
+	int tls = 0;
 
 	sc->d = NULL;
 	sc->n = 0;
@@ -513,6 +572,11 @@ static void load_script(const char *path, struct script *sc)
 		r = parse_directive(s, eol, &d, &why);
 		if (r < 0)
 			die("%s:%u: %s", path, lineno, why);
+		if (r == 0 && d.op == OP_TLS)
+			tls = 1;
+		if (r == 0 && !tls &&
+		    (d.op == OP_ALERT || d.op == OP_WARNINGS || d.op == OP_KEYUPDATE || d.op == OP_BYE))
+			die("%s:%u: a TLS directive before any tls line", path, lineno);
 		if (r == 0) {
 			if (sc->n == cap) {
 				size_t ncap = cap ? cap * 2 : 32;
@@ -544,6 +608,59 @@ static void free_script(struct script *sc)
 
 /* ---- the connection -------------------------------------------------- */
 
+/* GnuTLS's reads: first what was read before the handshake, then the socket. */
+static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
+{
+	struct conn *c = ptr;
+	ssize_t n;
+
+	if (c->prelen > 0) {
+		size_t k = len < c->prelen ? len : c->prelen;
+
+		memcpy(buf, c->pre, k);
+		memmove(c->pre, c->pre + k, c->prelen - k);
+		c->prelen -= k;
+		return (ssize_t)k;
+	}
+	n = recv(c->fd, buf, len, 0);
+	if (n < 0)
+		gnutls_transport_set_errno(c->tls, errno);
+	return n;
+}
+
+static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
+{
+	struct conn *c = ptr;
+	ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+
+	if (n < 0)
+		gnutls_transport_set_errno(c->tls, errno);
+	return n;
+}
+
+/* One read of at most len octets: from the socket, or decrypted. Like
+ * recv(): the count, 0 for the client's close, -1 with errno (EAGAIN when
+ * there is nothing yet). */
+static ssize_t conn_recv(struct peer *p, struct conn *c, char *buf, size_t len)
+{
+	ssize_t n;
+
+	if (c->tls == NULL)
+		return recv(c->fd, buf, len, 0);
+	n = gnutls_record_recv(c->tls, buf, len);
+	if (n >= 0)
+		return n;
+	if (n == GNUTLS_E_PREMATURE_TERMINATION)
+		return 0; /* the client closed the socket without close_notify */
+	if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED || !gnutls_error_is_fatal((int)n)) {
+		errno = EAGAIN;
+		return -1;
+	}
+	plog(p, "# connection %ld: TLS: %s", c->index, gnutls_strerror((int)n));
+	errno = EPROTO;
+	return -1;
+}
+
 /* Read what is there (up to the free room in c->in), waiting until until.
  * Returns 1 if octets came, 0 on timeout, -1 if the client closed or the
  * connection failed (c->eof or c->dead set). */
@@ -556,7 +673,10 @@ static int fill(struct peer *p, struct conn *c, long long until)
 
 		if (c->eof || c->dead)
 			return -1;
-		r = poll(&pfd, 1, ms_left(until));
+		if (c->tls != NULL && (c->prelen > 0 || gnutls_record_check_pending(c->tls) > 0))
+			r = 1; /* decrypted or raw octets already here */
+		else
+			r = poll(&pfd, 1, ms_left(until));
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -568,10 +688,13 @@ static int fill(struct peer *p, struct conn *c, long long until)
 			/* Full: only reached by sleep/drip with a line pending. */
 			return 1;
 		}
-		n = recv(c->fd, c->in + c->inlen, sizeof c->in - c->inlen, 0);
+		n = conn_recv(p, c, c->in + c->inlen, sizeof c->in - c->inlen);
 		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
+				if (ms_left(until) == 0)
+					return 0;
 				continue;
+			}
 			plog(p, "# connection %ld: read failed: %s", c->index, strerror(errno));
 			c->dead = 1;
 			return -1;
@@ -664,9 +787,56 @@ static enum line_result read_line(struct peer *p, struct conn *c, long long unti
 	}
 }
 
-/* Send buf[0..len), in one write if the socket takes it. Returns 0, or -1
- * if the client is gone or the deadline passed (logged; c->dead set). */
-static int send_bytes(struct peer *p, struct conn *c, const char *buf, size_t len)
+/* Wait until the socket can go the way GnuTLS wants (dir: 0 read, 1
+ * write), at most until the deadline. 0, or -1 at the deadline (logged,
+ * c->dead set). */
+static int tls_wait(struct peer *p, struct conn *c, int dir, const char *what)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = dir ? POLLOUT : POLLIN, .revents = 0 };
+	int r;
+
+	if (dir == 0 && c->prelen > 0)
+		return 0;
+	r = poll(&pfd, 1, ms_left(p->deadline));
+	if (r < 0 && errno != EINTR)
+		die("poll: %s", strerror(errno));
+	if (r == 0) {
+		plog(p, "# connection %ld: deadline reached during %s", c->index, what);
+		c->dead = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* Send buf[0..len) through TLS. As send_bytes. */
+static int send_tls(struct peer *p, struct conn *c, const char *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = gnutls_record_send(c->tls, buf + off, len - off);
+
+		if (n >= 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+			if (tls_wait(p, c, gnutls_record_get_direction(c->tls), "a TLS send") != 0)
+				return -1;
+			continue;
+		}
+		plog(p, "# connection %ld: TLS send failed after %zu of %zu octets: %s", c->index,
+		     off, len, gnutls_strerror((int)n));
+		c->dead = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* Send buf[0..len) on the socket itself, in one write if it takes it.
+ * Returns 0, or -1 if the client is gone or the deadline passed (logged;
+ * c->dead set). */
+static int send_raw(struct peer *p, struct conn *c, const char *buf, size_t len)
 {
 	size_t off = 0;
 
@@ -699,6 +869,12 @@ static int send_bytes(struct peer *p, struct conn *c, const char *buf, size_t le
 		return -1;
 	}
 	return 0;
+}
+
+/* Send buf[0..len): through TLS once it is up, else on the socket. */
+static int send_bytes(struct peer *p, struct conn *c, const char *buf, size_t len)
+{
+	return c->tls != NULL ? send_tls(p, c, buf, len) : send_raw(p, c, buf, len);
 }
 
 /* Wait ms milliseconds, reading what the client sends meanwhile (kept for
@@ -839,6 +1015,101 @@ static int do_drip(struct peer *p, struct conn *c, const struct directive *d)
 	return 0;
 }
 
+/* tls: the server's handshake, bounded by --read-seconds. Octets the
+ * client sent before it (its ClientHello, read while we slept) go to TLS
+ * first. Returns 0, or -1 to end the script (a mismatch). */
+static int do_tls(struct peer *p, struct conn *c, const struct directive *d)
+{
+	long long until = earlier(now_ms() + p->opt->read_seconds * 1000LL, p->deadline);
+	int r;
+
+	if (c->tls != NULL) {
+		mismatch(p, c, d, "tls: TLS is already up");
+		return -1;
+	}
+	if (gnutls_init(&c->tls, GNUTLS_SERVER | GNUTLS_NONBLOCK) < 0)
+		die("gnutls_init failed");
+	memcpy(c->pre, c->in, c->inlen);
+	c->prelen = c->inlen;
+	c->inlen = 0;
+	if (gnutls_priority_set_direct(c->tls, d->len ? d->text : "NORMAL", NULL) < 0 ||
+	    gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, creds) < 0)
+		die("cannot set up a TLS session");
+	gnutls_transport_set_ptr(c->tls, c);
+	gnutls_transport_set_pull_function(c->tls, tls_pull);
+	gnutls_transport_set_push_function(c->tls, tls_push);
+	gnutls_handshake_set_timeout(c->tls, GNUTLS_INDEFINITE_TIMEOUT);
+	for (;;) {
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN, .revents = 0 };
+
+		r = gnutls_handshake(c->tls);
+		if (r == GNUTLS_E_SUCCESS)
+			break;
+		if (r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED && gnutls_error_is_fatal(r)) {
+			char what[200];
+
+			snprintf(what, sizeof what, "tls: handshake failed: %s", gnutls_strerror(r));
+			mismatch(p, c, d, what);
+			return -1;
+		}
+		if (c->prelen > 0)
+			continue;
+		if (gnutls_record_get_direction(c->tls) == 1)
+			pfd.events = POLLOUT;
+		if (poll(&pfd, 1, ms_left(until)) == 0) {
+			mismatch(p, c, d, "tls: no handshake within --read-seconds");
+			return -1;
+		}
+	}
+	plog(p, "# connection %ld: TLS up (%s)", c->index,
+	     gnutls_protocol_get_name(gnutls_protocol_get_version(c->tls)));
+	return 0;
+}
+
+/* alert, warnings, keyupdate, bye: one TLS message n times, each retried
+ * while the socket is full. Returns 0, or -1 (logged; c->dead set). */
+static int do_tls_message(struct peer *p, struct conn *c, const struct directive *d)
+{
+	long times = d->op == OP_WARNINGS || d->op == OP_KEYUPDATE ? d->num : 1;
+
+	if (c->tls == NULL) {
+		mismatch(p, c, d, "TLS is not up");
+		return -1;
+	}
+	for (long i = 0; i < times; i++) {
+		int r;
+
+		for (;;) {
+			switch (d->op) {
+			case OP_ALERT:
+				r = gnutls_alert_send(c->tls, GNUTLS_AL_FATAL,
+						      (gnutls_alert_description_t)d->num);
+				break;
+			case OP_WARNINGS:
+				r = gnutls_alert_send(c->tls, GNUTLS_AL_WARNING, GNUTLS_A_USER_CANCELED);
+				break;
+			case OP_KEYUPDATE:
+				r = gnutls_session_key_update(c->tls, 0);
+				break;
+			default:
+				r = gnutls_bye(c->tls, GNUTLS_SHUT_WR);
+				break;
+			}
+			if (r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED)
+				break;
+			if (tls_wait(p, c, gnutls_record_get_direction(c->tls), "a TLS message") != 0)
+				return -1;
+		}
+		if (r < 0) {
+			plog(p, "# connection %ld: TLS message %ld of %ld failed: %s", c->index, i + 1,
+			     times, gnutls_strerror(r));
+			c->dead = 1;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Orderly close: our FIN, then what the client still says, then close. */
 static void close_orderly(struct peer *p, struct conn *c)
 {
@@ -909,6 +1180,22 @@ static void play(struct peer *p, struct conn *c, const struct script *sc)
 			plog(p, "# connection %ld: %s", c->index, d->op == OP_HOLD ? "hold" : "drain");
 			read_until_close(p, c, p->deadline);
 			break;
+		case OP_TLS:
+			r = do_tls(p, c, d);
+			break;
+		case OP_RAW:
+			plog_bytes(p, "S: (raw) ", d->text, d->len, PEER_LOG_SHOWN, NULL);
+			r = send_raw(p, c, d->text, d->len);
+			break;
+		case OP_ALERT:
+		case OP_WARNINGS:
+		case OP_KEYUPDATE:
+		case OP_BYE:
+			plog(p, "# connection %ld: TLS %s %ld", c->index,
+			     d->op == OP_ALERT ? "alert" : d->op == OP_WARNINGS ? "warnings" :
+			     d->op == OP_KEYUPDATE ? "keyupdate" : "bye", d->num);
+			r = do_tls_message(p, c, d);
+			break;
 		default:
 			die("internal error: directive %d", (int)d->op);
 		}
@@ -917,6 +1204,35 @@ static void play(struct peer *p, struct conn *c, const struct script *sc)
 	}
 	if (c->fd >= 0)
 		close_orderly(p, c);
+	if (c->tls != NULL)
+		gnutls_deinit(c->tls);
+	c->tls = NULL;
+}
+
+/* The self-signed certificate of the tls directive: a fresh ECDSA P-256
+ * key, valid from an hour ago for a day; nothing checks it. */
+static void make_creds(void)
+{
+	gnutls_x509_privkey_t key;
+	gnutls_x509_crt_t crt;
+	time_t t = time(NULL);
+	unsigned char serial[1] = { 7 };
+
+	if (gnutls_global_init() < 0 || gnutls_certificate_allocate_credentials(&creds) < 0 ||
+	    gnutls_x509_privkey_init(&key) < 0 || gnutls_x509_crt_init(&crt) < 0)
+		die("GnuTLS set-up failed");
+	if (gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA,
+					 GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0) < 0 ||
+	    gnutls_x509_crt_set_version(crt, 3) < 0 || gnutls_x509_crt_set_serial(crt, serial, 1) < 0 ||
+	    gnutls_x509_crt_set_activation_time(crt, t - 3600) < 0 ||
+	    gnutls_x509_crt_set_expiration_time(crt, t + 86400) < 0 ||
+	    gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, "peer.test", 9) < 0 ||
+	    gnutls_x509_crt_set_key(crt, key) < 0 ||
+	    gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0) < 0 ||
+	    gnutls_certificate_set_x509_key(creds, &crt, 1, key) < 0)
+		die("cannot make the TLS certificate");
+	gnutls_x509_crt_deinit(crt);
+	gnutls_x509_privkey_deinit(key);
 }
 
 /* ---- set-up ---------------------------------------------------------- */
@@ -1101,6 +1417,11 @@ int main(int argc, char **argv)
 
 	parse_options(argc, argv, &opt);
 	load_script(opt.script, &sc);
+	for (size_t i = 0; i < sc.n; i++)
+		if (sc.d[i].op == OP_TLS) {
+			make_creds();
+			break;
+		}
 	signal(SIGPIPE, SIG_IGN);
 	/* Backstop: every wait below is bounded by the deadline; should one
 	 * not be, the alarm still ends the process. */
@@ -1145,5 +1466,9 @@ int main(int argc, char **argv)
 	if (p.log != NULL)
 		fclose(p.log);
 	free_script(&sc);
+	if (creds != NULL) {
+		gnutls_certificate_free_credentials(creds);
+		gnutls_global_deinit();
+	}
 	return p.mismatches > 0 || missing ? EXIT_MISMATCH : EXIT_MATCHED;
 }
