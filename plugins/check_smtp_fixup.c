@@ -254,6 +254,7 @@ struct run {
 	int planned;
 	struct sf_verdict **v;
 	struct baseline bl;
+	int bl_unreadable;  /* the state was there but not ours: recorded anew */
 };
 
 static void run_free(struct run *r, char **argv, int argc)
@@ -381,7 +382,7 @@ static enum sf_state keep_baseline(struct run *r, char *note)
 			note_append(note, "cannot keep the baseline: %s", why);
 			return SF_UNKNOWN;
 		}
-		if (!r->bl.have)
+		if (!r->bl.have && !r->bl_unreadable)
 			note_append(note, "baseline recorded (first run)");
 		return SF_OK;
 	}
@@ -499,6 +500,7 @@ int main(int argc, char **argv)
 				st = SF_UNKNOWN;
 				break;
 			}
+			r.bl_unreadable = unreadable;
 			if (unreadable)
 				note_append(r.plan.note, "the baseline state is unreadable and is recorded anew");
 		}

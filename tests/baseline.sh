@@ -164,6 +164,7 @@ case_state_nul() {
 	check
 	expect_rc 0
 	expect_first '; the baseline state is unreadable and is recorded anew'
+	expect_first_not 'first run'
 }
 
 # An MP_STATE_PATH with '|' and a line end cannot split the status line.
