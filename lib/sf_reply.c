@@ -274,9 +274,15 @@ static int queue_push(struct sf_parser *p, struct sf_reply *r)
 /* Move the assembled lines into a new reply and queue it. */
 static int finish_reply(struct sf_parser *p)
 {
-	struct sf_reply *r = malloc(sizeof *r);
-	struct sf_reply_line *lines = malloc(p->nlines * sizeof *lines);
-	const char *c = p->lines[0].raw;
+	struct sf_reply *r;
+	struct sf_reply_line *lines;
+	const char *c;
+
+	if (p->nlines == 0)
+		return -1; /* cannot happen: a reply is finished on a line */
+	r = malloc(sizeof *r);
+	lines = malloc(p->nlines * sizeof *lines);
+	c = p->lines[0].raw;
 
 	if (r == NULL || lines == NULL || queue_push(p, r) < 0) {
 		free(r);

@@ -28,39 +28,39 @@
 /* --- kinds --------------------------------------------------------------- */
 
 static const struct sf_kind_info kinds[SF_FIND__COUNT] = {
-	[SF_FIND_BANNER_MASKED] = {"banner-masked", SF_WARNING, "greeting banner masked", 1},
-	[SF_FIND_EXT_MASKED] = {"extensions-masked", SF_CRITICAL, "ESMTP extensions masked", 1},
-	[SF_FIND_EHLO_REFUSED] = {"ehlo-refused", SF_CRITICAL, "EHLO refused", 1},
-	[SF_FIND_EHLO_NOOP] = {"ehlo-noop", SF_CRITICAL, "EHLO answered like NOOP", 1},
-	[SF_FIND_EXT_MISSING] = {"missing-extension", SF_CRITICAL, "required extension not offered", 1},
-	[SF_FIND_EXT_INCONSISTENT] = {"inconsistent-extensions", SF_WARNING, "inconsistent extension list", 1},
-	[SF_FIND_FINGERPRINT] = {"fingerprint", SF_OK, "SMTP proxy recognised by its banner", 1},
-	[SF_FIND_EXT_STRIPPED] = {"extensions-stripped", SF_CRITICAL,
-				  "extensions offered inside TLS but hidden outside", 1},
-	[SF_FIND_STARTTLS_REFUSED] = {"starttls-refused", SF_CRITICAL,
-				      "STARTTLS masked or refused on the way", 1},
-	[SF_FIND_TLS_FAILED] = {"tls-failed", SF_CRITICAL, "TLS handshake after STARTTLS failed", 1},
-	[SF_FIND_STARTTLS_MISSING] = {"starttls-missing", SF_WARNING, "STARTTLS not offered (-S)", 1},
-	[SF_FIND_PROBE] = {"probe-rejected", SF_CRITICAL,
-			   "probe command rewritten or punished on the way (--probe)", 1},
-	[SF_FIND_REF_MISSING] = {"reference-missing", SF_CRITICAL,
-				 "extensions offered on the reference path but missing or masked (--reference)", 1},
-	[SF_FIND_REF_BANNER] = {"reference-banner", SF_WARNING,
-				"greeting differs from the reference path's (--reference)", 1},
-	[SF_FIND_BASELINE_CHANGED] = {"baseline-changed", SF_WARNING,
-				      "extensions gone or greeting changed since the last clean run (--baseline)", 1},
-	[SF_FIND_SESSION_FAILED] = {NULL, SF_CRITICAL, "the conversation could not be held", 0},
-	[SF_FIND_GREETING_REFUSED] = {NULL, SF_CRITICAL, "the server refuses the session", 0},
-	[SF_FIND_SERVER_CLOSED] = {NULL, SF_CRITICAL, "the server ended the session itself", 0},
-	[SF_FIND_RESPONSE_TIME] = {NULL, SF_WARNING, "response time past its threshold", 0},
-	[SF_FIND_REF_UNUSABLE] = {NULL, SF_UNKNOWN, "no comparison with the reference path", 0},
-	[SF_FIND_LOCAL] = {NULL, SF_UNKNOWN, "this host failed", 0},
-	[SF_FIND_EHLO_TLS_REFUSED] = {NULL, SF_CRITICAL, "EHLO inside TLS not answered with 250", 0},
-	[SF_FIND_PROBE_REFUSED] = {NULL, SF_OK, "the server refused a probe and closed (its own policy)", 0},
-	[SF_FIND_PROXY] = {"proxy", SF_OK, "SMTP proxy or TLS terminator that shows itself", 0},
-	[SF_FIND_DATA_DROPPED] = {"data-dropped", SF_CRITICAL,
-				  "connection dropped in the message, no reply (--probe=data)", 1},
-	[SF_FIND_DATA_NOTE] = {NULL, SF_OK, "what the DATA-phase witness saw (--probe=data)", 0},
+	[SF_FIND_BANNER_MASKED] = {"banner-masked", "greeting banner masked", SF_WARNING, 1},
+	[SF_FIND_EXT_MASKED] = {"extensions-masked", "ESMTP extensions masked", SF_CRITICAL, 1},
+	[SF_FIND_EHLO_REFUSED] = {"ehlo-refused", "EHLO refused", SF_CRITICAL, 1},
+	[SF_FIND_EHLO_NOOP] = {"ehlo-noop", "EHLO answered like NOOP", SF_CRITICAL, 1},
+	[SF_FIND_EXT_MISSING] = {"missing-extension", "required extension not offered", SF_CRITICAL, 1},
+	[SF_FIND_EXT_INCONSISTENT] = {"inconsistent-extensions", "inconsistent extension list", SF_WARNING, 1},
+	[SF_FIND_FINGERPRINT] = {"fingerprint", "SMTP proxy recognised by its banner", SF_OK, 1},
+	[SF_FIND_EXT_STRIPPED] = {"extensions-stripped", "extensions offered inside TLS but hidden outside",
+				  SF_CRITICAL, 1},
+	[SF_FIND_STARTTLS_REFUSED] = {"starttls-refused", "STARTTLS masked or refused on the way",
+				      SF_CRITICAL, 1},
+	[SF_FIND_TLS_FAILED] = {"tls-failed", "TLS handshake after STARTTLS failed", SF_CRITICAL, 1},
+	[SF_FIND_STARTTLS_MISSING] = {"starttls-missing", "STARTTLS not offered (-S)", SF_WARNING, 1},
+	[SF_FIND_PROBE] = {"probe-rejected", "probe command rewritten or punished on the way (--probe)",
+			   SF_CRITICAL, 1},
+	[SF_FIND_REF_MISSING] = {"reference-missing", "extensions offered on the reference path but missing or masked (--reference)",
+				 SF_CRITICAL, 1},
+	[SF_FIND_REF_BANNER] = {"reference-banner", "greeting differs from the reference path's (--reference)",
+				SF_WARNING, 1},
+	[SF_FIND_BASELINE_CHANGED] = {"baseline-changed", "extensions gone or greeting changed since the last clean run (--baseline)",
+				      SF_WARNING, 1},
+	[SF_FIND_SESSION_FAILED] = {NULL, "the conversation could not be held", SF_CRITICAL, 0},
+	[SF_FIND_GREETING_REFUSED] = {NULL, "the server refuses the session", SF_CRITICAL, 0},
+	[SF_FIND_SERVER_CLOSED] = {NULL, "the server ended the session itself", SF_CRITICAL, 0},
+	[SF_FIND_RESPONSE_TIME] = {NULL, "response time past its threshold", SF_WARNING, 0},
+	[SF_FIND_REF_UNUSABLE] = {NULL, "no comparison with the reference path", SF_UNKNOWN, 0},
+	[SF_FIND_LOCAL] = {NULL, "this host failed", SF_UNKNOWN, 0},
+	[SF_FIND_EHLO_TLS_REFUSED] = {NULL, "EHLO inside TLS not answered with 250", SF_CRITICAL, 0},
+	[SF_FIND_PROBE_REFUSED] = {NULL, "the server refused a probe and closed (its own policy)", SF_OK, 0},
+	[SF_FIND_PROXY] = {"proxy", "SMTP proxy or TLS terminator that shows itself", SF_OK, 0},
+	[SF_FIND_DATA_DROPPED] = {"data-dropped", "connection dropped in the message, no reply (--probe=data)",
+				  SF_CRITICAL, 1},
+	[SF_FIND_DATA_NOTE] = {NULL, "what the DATA-phase witness saw (--probe=data)", SF_OK, 0},
 };
 
 const struct sf_kind_info *sf_kind_info(enum sf_kind k)
@@ -694,7 +694,7 @@ static int judge_probe(const struct sf_probe *p, const struct sf_ehlo *e,
 		probe_name(&b, p->sent);
 		if (len + 2 > 512)
 			sb_puts(&b, ": the default ASA policy drops command lines over 512 octets");
-	} else if (echo) {
+	} else if (echo && p->reply != NULL) {
 		sb_puts(&b, "the probe ");
 		probe_name(&b, p->sent);
 		sb_puts(&b, " reached the server as X's (server answered ");
@@ -1387,9 +1387,9 @@ static int ctx_prepare(struct ctx *c, const struct sf_verdict_input *in)
 	    ctx_list(c, in->ref_ehlo, in->ref_ehlo_list, 2, &c->eref) < 0)
 		return -1;
 	c->broken = greeting_broken(&in->conv, &c->broken_box);
-	if (in->ehlo != NULL && sf_reply_is_noop_like(in->ehlo))
-		c->ehlo_box = sf_box_get(SF_BOX_PIX_MAILGUARD);
-	else if (in->ehlo != NULL && in->ehlo->code != 250 && reply_has_x_echo(in->ehlo))
+	/* a NOOP's answer, or an X-ed EHLO refused: PIX MailGuard */
+	if (in->ehlo != NULL && (sf_reply_is_noop_like(in->ehlo) ||
+				 (in->ehlo->code != 250 && reply_has_x_echo(in->ehlo))))
 		c->ehlo_box = sf_box_get(SF_BOX_PIX_MAILGUARD);
 	return 0;
 }
@@ -1626,6 +1626,7 @@ static int j_time(const struct ctx *c, struct sf_verdict *v)
 
 /* The judges, in the order their findings are listed among equal states. */
 static const struct judge {
+	/* cppcheck-suppress unusedStructMember ; the table says what each row judges */
 	enum sf_kind kind; /* the kind it adds (j_session may add SF_FIND_LOCAL, j_starttls
 			    * SF_FIND_STARTTLS_MISSING) */
 	int (*fn)(const struct ctx *c, struct sf_verdict *v);
@@ -1769,7 +1770,7 @@ static void between(const char *s, const char *after, const char *before, char *
 	const char *b;
 	size_t n;
 
-	a = a != NULL ? a + strlen(after) : s;
+	a = a != NULL && after != NULL ? a + strlen(after) : s;
 	b = before != NULL ? strstr(a, before) : NULL;
 	n = b != NULL ? (size_t)(b - a) : strlen(a);
 	snprintf(buf, bufsz, "%.*s", (int)(n < 200 ? n : 200), a);

@@ -58,8 +58,8 @@ enum sf_kind {
 /* Static facts about a kind. */
 struct sf_kind_info {
 	const char *option;          /* long option that overrides its state, e.g. "banner-masked"; NULL: none */
-	enum sf_state default_state; /* state when the user did not override it */
 	const char *title;           /* plain words, e.g. "greeting banner masked" */
+	enum sf_state default_state; /* state when the user did not override it */
 	int path;                    /* 1: evidence about the path (counts as "behind SMTP inspection") */
 };
 

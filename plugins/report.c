@@ -152,7 +152,7 @@ static void print_details(const struct config *cfg, const struct target *tg,
 	const struct session_result *r = &tg->sess.r;
 	const struct session_result *t = &target_tls_session(tg)->r;
 
-	print_escaped("Target: ", tg->addr_text[0] ? tg->host : tg->host, strlen(tg->host));
+	print_escaped("Target: ", tg->host, strlen(tg->host));
 	if (tg->addr_text[0])
 		printf("Address: %s, port %s\n", tg->addr_text, tg->port);
 	print_findings(v);

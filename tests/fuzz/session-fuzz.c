@@ -145,6 +145,7 @@ static void plan_draw(struct plan *p, uint64_t seed, int tls_ok)
 	memset(p, 0, sizeof *p);
 	p->seed = seed;
 	rng = seed * 0x9E3779B97F4A7C15ULL + 0x2545F4914F6CDD1DULL;
+	/* cppcheck-suppress knownConditionTrueFalse ; a seed can make it 0 */
 	if (rng == 0)
 		rng = 1;
 	p->starttls = pick(2);
@@ -577,8 +578,9 @@ static void serve(struct conn *c, const struct plan *p)
 		default:
 			break;
 		}
-		buf_printf(&c->log, "peer: %s reply to %s (%s)\n", f == F_NONE ? "clean" : fault_name[f],
-			   step_name[s], in_tls ? "TLS" : "clear");
+		buf_printf(&c->log, "peer: %s reply to %s (%s)\n",
+			   f == F_NONE || (unsigned)f >= F_COUNT ? "clean" : fault_name[f],
+			   (unsigned)s < S_COUNT ? step_name[s] : "?", in_tls ? "TLS" : "clear");
 		if (f == F_EARLY)
 			buf_add(&r, "250 2.0.0 ~u~ Ok\r\n", 18);
 		if (send_reply(c, p, &r, f == F_DRIP, f == F_EARLY) != 0) {
@@ -1127,17 +1129,15 @@ int main(int argc, char **argv)
 			tls_ok = 0;
 		} else if (strcmp(a, "-q") == 0) {
 			quiet = 1;
-		} else if (v == NULL) {
-			usage();
-		} else if (strcmp(a, "-n") == 0) {
+		} else if (strcmp(a, "-n") == 0 && v != NULL) {
 			count = strtoull(v, NULL, 10), i++;
-		} else if (strcmp(a, "-s") == 0) {
+		} else if (strcmp(a, "-s") == 0 && v != NULL) {
 			first = strtoull(v, NULL, 10), i++;
-		} else if (strcmp(a, "-j") == 0) {
+		} else if (strcmp(a, "-j") == 0 && v != NULL) {
 			jobs = (unsigned)strtoul(v, NULL, 10), i++;
-		} else if (strcmp(a, "-x") == 0) {
+		} else if (strcmp(a, "-x") == 0 && v != NULL) {
 			load_xfail(v), i++;
-		} else if (strcmp(a, "-o") == 0) {
+		} else if (strcmp(a, "-o") == 0 && v != NULL) {
 			save = v, i++;
 		} else {
 			usage();
