@@ -395,11 +395,12 @@ static void mask_guess(struct sbuf *b, const struct sf_reply *r, const struct sf
 	sb_puts(b, ")");
 }
 
+/* Masked extension lines of e; 0 for no list (EHLO failed). */
 static size_t ext_masked_count(const struct sf_ehlo *e)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < e->next; i++)
+	for (size_t i = 0; e != NULL && i < e->next; i++)
 		n += e->ext[i].masked != 0;
 	return n;
 }
