@@ -92,14 +92,21 @@ static size_t ref_token(const char *t, size_t n, size_t *start, size_t *len)
 	return i;
 }
 
-/* The whole keyword token of extension i (not cut). */
+/* The whole keyword token of extension i (not cut): the i-th line after
+ * the first that holds a token (a line without one is no extension). */
 static const char *ext_token(const struct sf_reply *r, size_t i, size_t *len)
 {
 	size_t tlen, start;
-	const char *t = sf_reply_text(r, i + 1, &tlen);
 
-	(void)ref_token(t, tlen, &start, len);
-	return t + start;
+	for (size_t line = 1; line < r->nlines; line++) {
+		const char *t = sf_reply_text(r, line, &tlen);
+
+		(void)ref_token(t, tlen, &start, len);
+		if (*len > 0 && i-- == 0)
+			return t + start;
+	}
+	*len = 0;
+	return "";
 }
 
 /* sf_ehlo_find() as documented: the first unmasked line whose keyword
