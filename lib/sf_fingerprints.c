@@ -11,7 +11,9 @@
  * Limits: a fingerprint says "this banner looks like", nothing more; an
  * operator can change a banner, and a proxy with a rewritten banner is not
  * recognised here. The text is never read past len and need not be
- * NUL-terminated; CR and LF count as blanks so joined lines work too.
+ * NUL-terminated; CR and LF count as blanks so joined lines work too. The
+ * text is split into tokens once; patterns are looked for in its first 64
+ * (TOKS_MAX), and one anchored at the end never matches a longer text.
  */
 #include "sf_fingerprints.h"
 
@@ -303,42 +305,64 @@ static int tok_match(const struct tok *t, const struct tok_pat *tp)
 
 /* 1 if the pattern's tokens follow each other from text[*start...]; for a
  * whole-text or end row, also nothing may follow them. */
-static int pattern_at(const char *text, size_t len, size_t start, const struct fp_row *row)
-{
-	size_t pos = start;
-	struct tok t;
+#define TOKS_MAX 64U /* tokens of a greeting line a pattern is looked for in */
 
-	for (size_t k = 0; k < PAT_MAX && row->pat[k].kind != TK_END; k++) {
-		if (!next_token(text, len, &pos, &t) || !tok_match(&t, &row->pat[k]))
-			return 0;
-	}
-	return row->anchor == FP_ANYWHERE || !next_token(text, len, &pos, &t);
-}
+/* The text split into tokens once, for every row to match against. */
+struct toks {
+	struct tok t[TOKS_MAX];
+	size_t n;
+	int more; /* the text has more tokens than TOKS_MAX */
+};
 
-static int row_match(const char *text, size_t len, const struct fp_row *row)
+static void tokenize(const char *text, size_t len, struct toks *ts)
 {
 	size_t pos = 0;
 	struct tok t;
 
-	if (row->anchor == FP_WHOLE)
-		return pattern_at(text, len, 0, row);
-	/* try the pattern at every token start */
-	for (;;) {
-		size_t before = pos;
-
-		if (!next_token(text, len, &pos, &t))
-			return 0;
-		if (pattern_at(text, len, before, row))
-			return 1;
+	ts->n = 0;
+	ts->more = 0;
+	while (next_token(text, len, &pos, &t)) {
+		if (ts->n == TOKS_MAX) {
+			ts->more = 1;
+			return;
+		}
+		ts->t[ts->n++] = t;
 	}
+}
+
+/* 1 if the pattern's tokens follow each other from token start; for a
+ * whole-text row nothing may follow them, for an end-anchored row they
+ * must be the last. */
+static int pattern_at(const struct toks *ts, size_t start, const struct fp_row *row)
+{
+	size_t k = 0;
+
+	for (; k < PAT_MAX && row->pat[k].kind != TK_END; k++)
+		if (start + k >= ts->n || !tok_match(&ts->t[start + k], &row->pat[k]))
+			return 0;
+	return row->anchor == FP_ANYWHERE || (start + k == ts->n && !ts->more);
+}
+
+static int row_match(const struct toks *ts, const struct fp_row *row)
+{
+	if (row->anchor == FP_WHOLE)
+		return pattern_at(ts, 0, row);
+	/* try the pattern at every token start */
+	for (size_t i = 0; i < ts->n; i++)
+		if (pattern_at(ts, i, row))
+			return 1;
+	return 0;
 }
 
 const struct sf_box *sf_fingerprint_banner(const char *text, size_t len)
 {
+	struct toks ts;
+
 	if (text == NULL)
 		return NULL;
+	tokenize(text, len, &ts);
 	for (size_t i = 0; i < FP_COUNT; i++)
-		if (row_match(text, len, &fp_rows[i]))
+		if (row_match(&ts, &fp_rows[i]))
 			return &fp_rows[i].box;
 	return NULL;
 }

@@ -84,33 +84,42 @@ static int format_label(char *buf, size_t bufsz, const char *label)
 	return (int)o;
 }
 
+/* Append s at dst[*at] when it fits with its NUL (dst size dstsz); -1 if
+ * not. Plain copies: a check prints a dozen items, and snprintf's format
+ * machinery cost more than the rest of the perfdata. */
+static int put(char *dst, size_t dstsz, size_t *at, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= dstsz - *at)
+		return -1;
+	memcpy(dst + *at, s, n + 1);
+	*at += n;
+	return 0;
+}
+
 int sf_perfdata_append(char *dst, size_t dstsz, const char *label, const char *value,
 		       const char *uom, const char *warn, const char *crit,
 		       const char *min, const char *max)
 {
 	const char *fields[4] = {warn, crit, min, max};
 	char lab[256];
-	size_t used = strnlen(dst, dstsz);
+	size_t used = strnlen(dst, dstsz), at;
 	size_t last = 0; /* number of threshold fields to print */
-	int n;
 
 	if (used >= dstsz || format_label(lab, sizeof lab, label) < 0)
 		return -1;
 	for (size_t i = 0; i < 4; i++)
 		if (fields[i] != NULL && fields[i][0] != '\0')
 			last = i + 1;
-
-	n = snprintf(dst + used, dstsz - used, "%s%s=%s%s", used ? " " : "", lab, value,
-		     uom ? uom : "");
-	if (n < 0 || (size_t)n >= dstsz - used)
+	at = used;
+	if ((used && put(dst, dstsz, &at, " ") < 0) || put(dst, dstsz, &at, lab) < 0 ||
+	    put(dst, dstsz, &at, "=") < 0 || put(dst, dstsz, &at, value) < 0 ||
+	    put(dst, dstsz, &at, uom ? uom : "") < 0)
 		goto toolong;
-	for (size_t i = 0; i < last; i++) {
-		size_t at = used + (size_t)n;
-		int m = snprintf(dst + at, dstsz - at, ";%s", fields[i] ? fields[i] : "");
-		if (m < 0 || (size_t)m >= dstsz - at)
+	for (size_t i = 0; i < last; i++)
+		if (put(dst, dstsz, &at, ";") < 0 || put(dst, dstsz, &at, fields[i] ? fields[i] : "") < 0)
 			goto toolong;
-		n += m;
-	}
 	return 0;
 toolong:
 	dst[used] = '\0';

@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -378,6 +379,34 @@ static void test_well_known(void **state)
 	assert_null(sf_box_get((enum sf_box_id)-1));
 }
 
+/* Patterns are looked for in the first 64 tokens of a line: the 64th
+ * may start one, the 65th not; and a pattern anchored at the end never
+ * matches a line of more tokens than that. */
+static void test_banner_token_limit(void **state)
+{
+	char text[1024];
+	size_t n;
+	(void)state;
+
+	for (size_t before = 60; before <= 66; before++) {
+		n = 0;
+		for (size_t i = 0; i < before; i++)
+			n += (size_t)snprintf(text + n, sizeof text - n, "w%zu ", i);
+		n += (size_t)snprintf(text + n, sizeof text - n, "ESMTP SonicWALL (8.3.1)");
+		/* the pattern's three tokens all fit among the first 64 */
+		if (before + 3 <= 64)
+			assert_non_null(match(text, n));
+		else
+			assert_null(match(text, n));
+	}
+	n = 0;
+	for (size_t i = 0; i < 70; i++)
+		n += (size_t)snprintf(text + n, sizeof text - n, "w%zu ", i);
+	n += (size_t)snprintf(text + n, sizeof text - n, "SMTP service ready");
+	assert_null(match(text, n));
+	assert_non_null(match("SMTP service ready", 18));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -385,6 +414,7 @@ int main(void)
 		cmocka_unit_test(test_banner_joined_lines),
 		cmocka_unit_test(test_banner_every_length),
 		cmocka_unit_test(test_banner_len_limits),
+		cmocka_unit_test(test_banner_token_limit),
 		cmocka_unit_test(test_table_rows),
 		cmocka_unit_test(test_keyword),
 		cmocka_unit_test(test_greeting_mask_broken),
