@@ -448,8 +448,15 @@ int main(int argc, char **argv)
 	enum sf_state st = SF_OK, extra = SF_OK;
 	int nothing;
 
-	memset(&r, 0, sizeof r);
+	/* what run_free() reads, set here; the config, the plan and the
+	 * baseline are cleared by the stage that fills each */
 	r.ac = argc;
+	r.av = argv;
+	r.thr = NULL;
+	r.planned = 0;
+	r.v = NULL;
+	r.bl.have = 0;
+	r.bl_unreadable = 0;
 	if (std_fds_open() != 0)
 		return SF_UNKNOWN; /* nowhere safe to say it */
 	/* A peer that goes away makes the TLS library's writes raise SIGPIPE;

@@ -51,11 +51,14 @@ static void target_init(struct target *tg, const char *host, const char *port, e
 	const struct sockaddr *sa = ai != NULL ? ai->ai_addr : NULL;
 	socklen_t len = ai != NULL ? (socklen_t)ai->ai_addrlen : 0;
 
-	memset(tg, 0, sizeof *tg);
+	/* field by field: the sessions (most of a target) are cleared by
+	 * session_init(), once */
 	snprintf(tg->host, sizeof tg->host, "%s", host);
 	tg->port = port;
 	tg->role = role;
+	tg->addr_text[0] = '\0';
 	tg->t_begin = t_begin;
+	tg->t_end = 0;
 	tg->two_sessions = tls_scfg != NULL;
 	session_init(&tg->sess, scfg, sa, len);
 	session_init(&tg->tls_sess, tls_scfg != NULL ? tls_scfg : scfg, sa, len);
