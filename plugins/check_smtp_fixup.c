@@ -451,7 +451,6 @@ int main(int argc, char **argv)
 	/* what run_free() reads, set here; the config, the plan and the
 	 * baseline are cleared by the stage that fills each */
 	r.ac = argc;
-	r.av = argv;
 	r.thr = NULL;
 	r.planned = 0;
 	r.v = NULL;
