@@ -101,28 +101,44 @@ int baseline_parse(const char *line, struct baseline *bl)
 	return 0;
 }
 
+/* "C:" or "W:" (cut or whole), banner[0..len) in hex and a tab into buf
+ * (BASELINE_LINE_MAX + 1 octets, len at most BASELINE_BANNER_MAX); its
+ * length. */
+static size_t put_banner(char *buf, int cut, const char *banner, size_t len)
+{
+	size_t n = (size_t)snprintf(buf, BASELINE_LINE_MAX + 1, "%c:", cut ? 'C' : 'W');
+
+	for (size_t i = 0; i < len; i++)
+		n += (size_t)snprintf(buf + n, BASELINE_LINE_MAX + 1 - n, "%02X", (unsigned char)banner[i]);
+	buf[n++] = '\t';
+	buf[n] = '\0';
+	return n;
+}
+
+/* Append keyword kw to the state line in buf (length *n), after a comma
+ * unless first; 1 if it fitted, 0 if the line is full. */
+static int put_keyword(char *buf, size_t *n, const char *kw, int first)
+{
+	size_t len = strlen(kw);
+
+	if (*n + len + 1 > BASELINE_LINE_MAX)
+		return 0;
+	*n += (size_t)snprintf(buf + *n, BASELINE_LINE_MAX + 1 - *n, "%s%s", first ? "" : ",", kw);
+	return 1;
+}
+
 void baseline_format(const struct session_result *r, char *buf)
 {
 	const struct sf_reply_line *g = &r->greeting->lines[0];
 	size_t blen = g->len > BASELINE_BANNER_MAX ? BASELINE_BANNER_MAX : g->len;
 	const struct sf_ehlo *e = r->ehlo_list;
-	size_t n;
-
 	/* cppcheck-suppress knownConditionTrueFalse ; it follows the one test's line */
-	n = (size_t)snprintf(buf, BASELINE_LINE_MAX + 1, "%c:", blen < g->len ? 'C' : 'W');
-	/* cppcheck-suppress knownConditionTrueFalse */
-	for (size_t i = 0; i < blen; i++)
-		n += (size_t)snprintf(buf + n, BASELINE_LINE_MAX + 1 - n, "%02X",
-				      (unsigned char)g->raw[i]);
-	buf[n++] = '\t';
-	buf[n] = '\0';
+	size_t n = put_banner(buf, blen < g->len, g->raw, blen);
+
 	for (size_t i = 0, k = 0; e != NULL && i < e->next && k < BASELINE_KW_MAX; i++) {
 		const struct sf_ehlo_ext *x = &e->ext[i];
-		size_t len = strlen(x->keyword);
-		if (!x->valid || x->masked || n + len + 1 > BASELINE_LINE_MAX)
-			continue;
-		n += (size_t)snprintf(buf + n, BASELINE_LINE_MAX + 1 - n, "%s%s", k++ ? "," : "",
-				      x->keyword);
+		if (x->valid && !x->masked && put_keyword(buf, &n, x->keyword, k == 0))
+			k++;
 	}
 }
 
@@ -374,16 +390,14 @@ static int same_line(const char *a, const char *b)
 	return 1;
 }
 
-/* bl's own line into data (size BASELINE_LINE_MAX + 1). */
-static void own_line(const struct baseline *bl, char *data, size_t size)
+/* bl's own line into data (size BASELINE_LINE_MAX + 1), as
+ * baseline_format() wrote it. */
+static void own_line(const struct baseline *bl, char *data)
 {
-	int n = snprintf(data, size, "%c:", bl->cut ? 'C' : 'W');
+	size_t n = put_banner(data, bl->cut, bl->banner, strlen(bl->banner));
 
-	for (size_t i = 0; bl->banner[i] != '\0' && n > 0 && (size_t)n + 3 < size; i++)
-		n += snprintf(data + n, size - (size_t)n, "%02X", (unsigned char)bl->banner[i]);
-	n += snprintf(data + n, size - (size_t)n, "\t");
-	for (size_t i = 0; i < bl->nkw && (size_t)n < size; i++)
-		n += snprintf(data + n, size - (size_t)n, "%s%s", i ? "," : "", bl->kw[i]);
+	for (size_t i = 0; i < bl->nkw && put_keyword(data, &n, bl->kw[i], i == 0); i++)
+		;
 }
 
 int baseline_forget_candidate(const struct baseline *bl, char *why, size_t whysz)
@@ -392,7 +406,7 @@ int baseline_forget_candidate(const struct baseline *bl, char *why, size_t whysz
 
 	if (bl->cand[0] == '\0')
 		return 0;
-	own_line(bl, data, sizeof data);
+	own_line(bl, data);
 	return write_state(data, bl->since, why, whysz);
 }
 
@@ -408,7 +422,7 @@ int baseline_candidate(const struct baseline *bl, const struct session_result *r
 	if (*adopted)
 		return write_state(now, 0, why, whysz);
 	/* the baseline as it was (its own line again), then the candidate */
-	own_line(bl, data, BASELINE_LINE_MAX + 1);
+	own_line(bl, data);
 	n = strlen(data);
 	snprintf(data + n, sizeof data - n, "\t%s\t%u", now, *runs);
 	/* the baseline keeps its date: "since" stays true */
