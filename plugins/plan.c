@@ -27,19 +27,26 @@ static void addr_to_text(const struct sockaddr_storage *ss, socklen_t len, char 
 		snprintf(buf, bufsz, "?");
 }
 
-void note_append(char *note, const char *fmt, ...)
+/* Append to a note of PLAN_NOTE_MAX octets, after sep when it is not empty. */
+static void note_vappend(char *note, const char *sep, const char *fmt, va_list ap)
 {
-	size_t len = strlen(note);
-	va_list ap;
+	size_t len = strlen(note), slen = strlen(sep);
 
-	if (len > 0 && len + 2 < PLAN_NOTE_MAX) {
-		memcpy(note + len, "; ", 3);
-		len += 2;
+	if (len > 0 && len + slen < PLAN_NOTE_MAX) {
+		memcpy(note + len, sep, slen + 1);
+		len += slen;
 	}
 	if (len >= PLAN_NOTE_MAX - 1)
 		return;
-	va_start(ap, fmt);
 	vsnprintf(note + len, PLAN_NOTE_MAX - len, fmt, ap);
+}
+
+void note_append(char *note, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	note_vappend(note, "; ", fmt, ap);
 	va_end(ap);
 }
 
@@ -145,13 +152,10 @@ static int no_such_name(int err)
 static void note_append_raw(char *note, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note_append_raw(char *note, const char *fmt, ...)
 {
-	size_t len = strlen(note);
 	va_list ap;
 
-	if (len >= PLAN_NOTE_MAX - 1)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(note + len, PLAN_NOTE_MAX - len, fmt, ap);
+	note_vappend(note, "", fmt, ap);
 	va_end(ap);
 }
 
