@@ -232,6 +232,13 @@ static int flush_tls(struct session *s)
 	case TLS_IO_CLOSED:
 		sess_finish(s, SESS_CLOSED, 0);
 		return 0;
+	case TLS_IO_RESET:
+		/* as in clear text: a reset during the message is the witness */
+		if (s->io.step == STEP_MESSAGE)
+			sess_on_eof(s, 1);
+		else
+			sess_finish(s, SESS_RESET, ECONNRESET);
+		return 0;
 	case TLS_IO_ERROR:
 	default:
 		sess_tls_io_error(s);
@@ -295,6 +302,9 @@ static int arrived_early(struct session *s)
 			break;
 		case TLS_IO_CLOSED:
 			sess_on_eof(s, 0);
+			return 1;
+		case TLS_IO_RESET:
+			sess_on_eof(s, 1);
 			return 1;
 		case TLS_IO_ERROR:
 			sess_tls_io_error(s);
@@ -444,6 +454,7 @@ void sess_do_handshake(struct session *s)
 		s->io.tls_want = POLLOUT;
 		return;
 	case TLS_IO_CLOSED:
+	case TLS_IO_RESET:
 	case TLS_IO_ERROR:
 	default:
 		tls_failed(s, tls_error(s->io.tls));

@@ -122,6 +122,9 @@ static int read_some(struct session *s, char *buf, size_t want, size_t *got)
 		case TLS_IO_CLOSED:
 			sess_on_eof(s, 0);
 			return 0;
+		case TLS_IO_RESET:
+			sess_on_eof(s, 1);
+			return 0;
 		case TLS_IO_ERROR:
 		default:
 			sess_tls_io_error(s);

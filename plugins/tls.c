@@ -90,6 +90,14 @@ int tls_sym(void *lib, const char *name, void *slot, size_t slotsz)
 	return 0;
 }
 
+const char *tls_bind(void *lib, void *api, const struct tls_symbol *syms, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (tls_sym(lib, syms[i].name, (char *)api + syms[i].offset, syms[i].size) != 0)
+			return syms[i].name;
+	return NULL;
+}
+
 int tls_is_numeric(const char *name)
 {
 	unsigned char buf[sizeof(struct in6_addr)];

@@ -17,6 +17,7 @@ enum tls_io {
 	TLS_IO_WANT_READ,  /* call again when the socket is readable */
 	TLS_IO_WANT_WRITE, /* call again when the socket is writable */
 	TLS_IO_CLOSED,     /* the peer closed the TLS session or the socket */
+	TLS_IO_RESET,      /* the peer reset the connection */
 	TLS_IO_ERROR       /* failure; tls_error() says what */
 };
 

@@ -53,7 +53,39 @@ struct gt_api {
 	const char *(*protocol_get_name)(gnutls_protocol_t);
 	gnutls_cipher_algorithm_t (*cipher_get)(gnutls_session_t);
 	const char *(*cipher_get_name)(gnutls_cipher_algorithm_t);
+	void (*set_hook)(gnutls_session_t, unsigned int, int, gnutls_handshake_hook_func);
+	void (*set_ptr)(gnutls_session_t, void *);
+	void *(*get_ptr)(gnutls_session_t);
 	const char *(*ciphersuite_get)(gnutls_session_t); /* 3.7.3 on; may be NULL */
+};
+
+#define GT(field, symbol) TLS_SYMBOL(struct gt_api, field, symbol)
+static const struct tls_symbol gt_symbols[] = {
+	GT(cred_alloc, "gnutls_certificate_allocate_credentials"),
+	GT(cred_free, "gnutls_certificate_free_credentials"),
+	GT(init, "gnutls_init"),
+	GT(deinit, "gnutls_deinit"),
+	GT(set_default_priority, "gnutls_set_default_priority"),
+	GT(credentials_set, "gnutls_credentials_set"),
+	GT(server_name_set, "gnutls_server_name_set"),
+	GT(transport_set_int2, "gnutls_transport_set_int2"),
+	GT(handshake_set_timeout, "gnutls_handshake_set_timeout"),
+	GT(handshake, "gnutls_handshake"),
+	GT(recv, "gnutls_record_recv"),
+	GT(send, "gnutls_record_send"),
+	GT(check_pending, "gnutls_record_check_pending"),
+	GT(get_direction, "gnutls_record_get_direction"),
+	GT(error_is_fatal, "gnutls_error_is_fatal"),
+	GT(strerror, "gnutls_strerror"),
+	GT(alert_get, "gnutls_alert_get"),
+	GT(alert_get_name, "gnutls_alert_get_name"),
+	GT(protocol_get_version, "gnutls_protocol_get_version"),
+	GT(protocol_get_name, "gnutls_protocol_get_name"),
+	GT(cipher_get, "gnutls_cipher_get"),
+	GT(cipher_get_name, "gnutls_cipher_get_name"),
+	GT(set_hook, "gnutls_handshake_set_hook_function"),
+	GT(set_ptr, "gnutls_session_set_ptr"),
+	GT(get_ptr, "gnutls_session_get_ptr"),
 };
 
 static struct gt_api api;
@@ -62,54 +94,32 @@ static gnutls_certificate_credentials_t cred; /* empty: nothing is verified */
 
 struct tls_conn {
 	gnutls_session_t s;
+	unsigned keyupdates; /* KeyUpdate messages the server sent */
+	unsigned warnings;   /* warning alerts it sent (close_notify aside) */
 	char err[TLS_ERR_MAX];
 	char desc[TLS_DESC_MAX];
 };
 
-#define SYM(field, name) tls_sym(libgnutls, name, &api.field, sizeof api.field)
-
+/* tls.c calls it once: the first success is kept. */
 static int gt_load(char *err, size_t errsz)
 {
-	const char *missing = NULL;
+	const char *missing;
 
-	if (cred != NULL)
-		return 0;
 	/* RTLD_LAZY: GnuTLS itself is linked with -z now, but its helpers
 	 * (nettle, gmp, p11-kit...) then bind only what is called: 0.4 M
 	 * instructions less per TLS check (bench/RESULTS.md). */
-	if (libgnutls == NULL)
-		libgnutls = dlopen("libgnutls.so.30", RTLD_LAZY | RTLD_LOCAL);
+	libgnutls = dlopen("libgnutls.so.30", RTLD_LAZY | RTLD_LOCAL);
 	if (libgnutls == NULL) {
 		snprintf(err, errsz, "cannot load GnuTLS (libgnutls.so.30): %s", dlerror());
 		return -1;
 	}
-	if (SYM(cred_alloc, "gnutls_certificate_allocate_credentials")) missing = "gnutls_certificate_allocate_credentials";
-	else if (SYM(cred_free, "gnutls_certificate_free_credentials")) missing = "gnutls_certificate_free_credentials";
-	else if (SYM(init, "gnutls_init")) missing = "gnutls_init";
-	else if (SYM(deinit, "gnutls_deinit")) missing = "gnutls_deinit";
-	else if (SYM(set_default_priority, "gnutls_set_default_priority")) missing = "gnutls_set_default_priority";
-	else if (SYM(credentials_set, "gnutls_credentials_set")) missing = "gnutls_credentials_set";
-	else if (SYM(server_name_set, "gnutls_server_name_set")) missing = "gnutls_server_name_set";
-	else if (SYM(transport_set_int2, "gnutls_transport_set_int2")) missing = "gnutls_transport_set_int2";
-	else if (SYM(handshake_set_timeout, "gnutls_handshake_set_timeout")) missing = "gnutls_handshake_set_timeout";
-	else if (SYM(handshake, "gnutls_handshake")) missing = "gnutls_handshake";
-	else if (SYM(recv, "gnutls_record_recv")) missing = "gnutls_record_recv";
-	else if (SYM(send, "gnutls_record_send")) missing = "gnutls_record_send";
-	else if (SYM(check_pending, "gnutls_record_check_pending")) missing = "gnutls_record_check_pending";
-	else if (SYM(get_direction, "gnutls_record_get_direction")) missing = "gnutls_record_get_direction";
-	else if (SYM(error_is_fatal, "gnutls_error_is_fatal")) missing = "gnutls_error_is_fatal";
-	else if (SYM(strerror, "gnutls_strerror")) missing = "gnutls_strerror";
-	else if (SYM(alert_get, "gnutls_alert_get")) missing = "gnutls_alert_get";
-	else if (SYM(alert_get_name, "gnutls_alert_get_name")) missing = "gnutls_alert_get_name";
-	else if (SYM(protocol_get_version, "gnutls_protocol_get_version")) missing = "gnutls_protocol_get_version";
-	else if (SYM(protocol_get_name, "gnutls_protocol_get_name")) missing = "gnutls_protocol_get_name";
-	else if (SYM(cipher_get, "gnutls_cipher_get")) missing = "gnutls_cipher_get";
-	else if (SYM(cipher_get_name, "gnutls_cipher_get_name")) missing = "gnutls_cipher_get_name";
+	missing = tls_bind(libgnutls, &api, gt_symbols, sizeof gt_symbols / sizeof gt_symbols[0]);
 	if (missing != NULL) {
 		snprintf(err, errsz, "GnuTLS lacks %s", missing);
 		return -1;
 	}
-	if (SYM(ciphersuite_get, "gnutls_ciphersuite_get") != 0)
+	if (tls_sym(libgnutls, "gnutls_ciphersuite_get", &api.ciphersuite_get,
+		    sizeof api.ciphersuite_get) != 0)
 		api.ciphersuite_get = NULL;
 	if (api.cred_alloc(&cred) != GNUTLS_E_SUCCESS) {
 		cred = NULL;
@@ -124,6 +134,21 @@ static void gt_conn_free(struct tls_conn *c)
 	if (c->s != NULL)
 		api.deinit(c->s);
 	free(c);
+}
+
+/* Called by GnuTLS before it acts on each KeyUpdate: past our limit the
+ * message is refused (a negative result ends the read with an error). */
+static int gt_on_keyupdate(gnutls_session_t s, unsigned int htype, unsigned when,
+			   unsigned int incoming, const gnutls_datum_t *msg)
+{
+	struct tls_conn *c = api.get_ptr(s);
+
+	(void)htype;
+	(void)when;
+	(void)msg;
+	if (incoming && c != NULL && ++c->keyupdates > TLS_KEYUPDATE_MAX)
+		return GNUTLS_E_TOO_MANY_HANDSHAKE_PACKETS;
+	return 0;
 }
 
 static struct tls_conn *gt_conn_new(int fd, const char *sni, char *err, size_t errsz)
@@ -142,28 +167,39 @@ static struct tls_conn *gt_conn_new(int fd, const char *sni, char *err, size_t e
 		api.server_name_set(c->s, GNUTLS_NAME_DNS, sni, strlen(sni));
 	api.transport_set_int2(c->s, fd, fd);
 	api.handshake_set_timeout(c->s, GNUTLS_INDEFINITE_TIMEOUT);
+	api.set_ptr(c->s, c);
+	api.set_hook(c->s, GNUTLS_HANDSHAKE_KEY_UPDATE, GNUTLS_HOOK_PRE, gt_on_keyupdate);
 	return c;
 }
 
 /* Map a negative GnuTLS result to ours, keeping the reason of a failure.
- * Only fatal results and GNUTLS_E_AGAIN/INTERRUPTED reach here. */
-static enum tls_io result(struct tls_conn *c, int rc)
+ * Only fatal results and GNUTLS_E_AGAIN/INTERRUPTED reach here; e is the
+ * errno the call left (cleared before it). */
+static enum tls_io result(struct tls_conn *c, int rc, int e)
 {
-	int e = errno;
-
+	if (c->keyupdates > TLS_KEYUPDATE_MAX) {
+		snprintf(c->err, sizeof c->err, "%s", TLS_KEYUPDATE_FLOOD);
+		return TLS_IO_ERROR;
+	}
 	switch (rc) {
 	case GNUTLS_E_AGAIN:
 	case GNUTLS_E_INTERRUPTED:
 		return api.get_direction(c->s) == 1 ? TLS_IO_WANT_WRITE : TLS_IO_WANT_READ;
 	case GNUTLS_E_PREMATURE_TERMINATION:
-		snprintf(c->err, sizeof c->err, "connection closed during TLS");
-		return TLS_IO_CLOSED;
 	case GNUTLS_E_PULL_ERROR:
 	case GNUTLS_E_PUSH_ERROR:
-		/* the socket failed under GnuTLS: errno is the system's reason */
-		snprintf(c->err, sizeof c->err, "connection %s during TLS",
-			 e == ECONNRESET ? "reset" : e == EPIPE ? "closed" : strerror(e));
-		return TLS_IO_CLOSED;
+		/* the socket ended or failed under GnuTLS (which reads a reset
+		 * as a premature end): errno is the system's reason */
+		if (e == ECONNRESET || e == EPIPE) {
+			snprintf(c->err, sizeof c->err, "connection reset during TLS");
+			return TLS_IO_RESET;
+		}
+		if (rc == GNUTLS_E_PREMATURE_TERMINATION || e == 0) {
+			snprintf(c->err, sizeof c->err, "connection closed during TLS");
+			return TLS_IO_CLOSED;
+		}
+		snprintf(c->err, sizeof c->err, "%s during TLS", strerror(e));
+		return TLS_IO_ERROR;
 	case GNUTLS_E_FATAL_ALERT_RECEIVED: {
 		gnutls_alert_description_t a = api.alert_get(c->s);
 		const char *name = api.alert_get_name(a); /* NULL for an alert it does not know */
@@ -185,35 +221,54 @@ static enum tls_io result(struct tls_conn *c, int rc)
 	}
 }
 
-/* 1 if rc is a non-fatal result worth calling again at once (a warning
- * alert, a renegotiation request we ignore), not a wait for the socket. */
-static int again_now(int rc)
+/* 1 if rc is a non-fatal result (a warning alert, a renegotiation
+ * request we ignore), not a wait for the socket. */
+static int nonfatal(int rc)
 {
-	return rc < 0 && rc != GNUTLS_E_AGAIN && rc != GNUTLS_E_INTERRUPTED &&
-	       !api.error_is_fatal(rc);
+	return rc < 0 && rc != GNUTLS_E_AGAIN && rc != GNUTLS_E_INTERRUPTED && !api.error_is_fatal(rc);
+}
+
+/* 1 to call again at once: a non-fatal result, and not a warning alert
+ * past TLS_WARNING_MAX (each one is counted). */
+static int again_now(struct tls_conn *c, int rc)
+{
+	return nonfatal(rc) && (rc != GNUTLS_E_WARNING_ALERT_RECEIVED || ++c->warnings <= TLS_WARNING_MAX);
+}
+
+/* The outcome of a call that did not succeed: a warning flood, another
+ * round of non-fatal results (wait for the socket), or result(). */
+static enum tls_io not_done(struct tls_conn *c, int rc, int e)
+{
+	if (c->warnings > TLS_WARNING_MAX) {
+		snprintf(c->err, sizeof c->err, "%s", TLS_WARNING_FLOOD);
+		return TLS_IO_ERROR;
+	}
+	return nonfatal(rc) ? TLS_IO_WANT_READ : result(c, rc, e);
 }
 
 static enum tls_io gt_handshake(struct tls_conn *c)
 {
 	int rc = 0;
 
+	errno = 0;
 	for (int i = 0; i < GT_RETRIES; i++) {
 		rc = api.handshake(c->s);
-		if (!again_now(rc))
+		if (!again_now(c, rc))
 			break;
 	}
 	if (rc == GNUTLS_E_SUCCESS)
 		return TLS_IO_OK;
-	return again_now(rc) ? TLS_IO_WANT_READ : result(c, rc);
+	return not_done(c, rc, errno);
 }
 
 static enum tls_io gt_read(struct tls_conn *c, char *buf, size_t len, size_t *got)
 {
 	ssize_t n = 0;
 
+	errno = 0;
 	for (int i = 0; i < GT_RETRIES; i++) {
 		n = api.recv(c->s, buf, len);
-		if (!again_now((int)n))
+		if (!again_now(c, (int)n))
 			break;
 	}
 	if (n > 0) {
@@ -222,12 +277,15 @@ static enum tls_io gt_read(struct tls_conn *c, char *buf, size_t len, size_t *go
 	}
 	if (n == 0) /* close_notify */
 		return TLS_IO_CLOSED;
-	return again_now((int)n) ? TLS_IO_WANT_READ : result(c, (int)n);
+	return not_done(c, (int)n, errno);
 }
 
 static enum tls_io gt_write(struct tls_conn *c, const char *buf, size_t len, size_t *put)
 {
-	ssize_t n = api.send(c->s, buf, len);
+	ssize_t n;
+
+	errno = 0;
+	n = api.send(c->s, buf, len);
 
 	if (n > 0) {
 		*put = (size_t)n;
@@ -236,7 +294,7 @@ static enum tls_io gt_write(struct tls_conn *c, const char *buf, size_t len, siz
 	/* Only AGAIN/INTERRUPTED wait for the socket (result() asks GnuTLS
 	 * which way); any other failure to send a command is an error, so
 	 * that a writable socket cannot make us call again and again. */
-	return result(c, n == 0 ? GNUTLS_E_INTERNAL_ERROR : (int)n);
+	return result(c, n == 0 ? GNUTLS_E_INTERNAL_ERROR : (int)n, errno);
 }
 
 static size_t gt_pending(const struct tls_conn *c)

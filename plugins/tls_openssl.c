@@ -10,6 +10,7 @@
 #include "tls_backend.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,32 @@ struct ssl_api {
 	unsigned long (*err_get)(void);
 	void (*err_string)(unsigned long, char *, size_t);
 	void (*err_clear)(void);
+	void (*set_msg_callback)(SSL_CTX *, void (*)(int, int, int, const void *, size_t, SSL *, void *));
+};
+
+#define OSSL(field, symbol) TLS_SYMBOL(struct ssl_api, field, symbol)
+static const struct tls_symbol ossl_symbols[] = {
+	OSSL(init_ssl, "OPENSSL_init_ssl"),
+	OSSL(client_method, "TLS_client_method"),
+	OSSL(ctx_new, "SSL_CTX_new"),
+	OSSL(ctx_free, "SSL_CTX_free"),
+	OSSL(ctx_set_verify, "SSL_CTX_set_verify"),
+	OSSL(ssl_new, "SSL_new"),
+	OSSL(ssl_free, "SSL_free"),
+	OSSL(set_fd, "SSL_set_fd"),
+	OSSL(ctrl, "SSL_ctrl"),
+	OSSL(connect, "SSL_connect"),
+	OSSL(read, "SSL_read"),
+	OSSL(write, "SSL_write"),
+	OSSL(pending, "SSL_pending"),
+	OSSL(get_error, "SSL_get_error"),
+	OSSL(get_version, "SSL_get_version"),
+	OSSL(get_cipher, "SSL_get_current_cipher"),
+	OSSL(cipher_name, "SSL_CIPHER_get_name"),
+	OSSL(err_get, "ERR_get_error"),
+	OSSL(err_string, "ERR_error_string_n"),
+	OSSL(err_clear, "ERR_clear_error"),
+	OSSL(set_msg_callback, "SSL_CTX_set_msg_callback"),
 };
 
 static struct ssl_api api;
@@ -47,45 +74,45 @@ static SSL_CTX *ctx;
 
 struct tls_conn {
 	SSL *ssl;
+	unsigned keyupdates; /* KeyUpdate messages the server sent */
+	unsigned warnings;   /* warning alerts it sent (close_notify aside) */
 	char err[TLS_ERR_MAX];
 	char desc[TLS_DESC_MAX];
 };
 
-#define SYM(field, name) tls_sym(libssl, name, &api.field, sizeof api.field)
-
 static void ossl_conn_free(struct tls_conn *c);
 
+/* OpenSSL's view of each TLS message, in both directions: the server's
+ * KeyUpdates and warning alerts are counted here, as GnuTLS's are in
+ * tls_gnutls.c (TLS_KEYUPDATE_MAX, TLS_WARNING_MAX). */
+static void ossl_on_message(int write_p, int version, int content_type, const void *buf, size_t len,
+			    SSL *ssl, void *arg)
+{
+	struct tls_conn *c = arg;
+	const unsigned char *m = buf;
+
+	(void)version;
+	(void)ssl;
+	if (write_p || c == NULL || len < 1)
+		return;
+	if (content_type == SSL3_RT_HANDSHAKE && m[0] == SSL3_MT_KEY_UPDATE)
+		c->keyupdates++;
+	else if (content_type == SSL3_RT_ALERT && len >= 2 && m[0] == SSL3_AL_WARNING &&
+		 m[1] != SSL_AD_CLOSE_NOTIFY)
+		c->warnings++;
+}
+
+/* tls.c calls it once: the first success is kept. */
 static int ossl_load(char *err, size_t errsz)
 {
-	const char *missing = NULL;
+	const char *missing;
 
-	if (ctx != NULL)
-		return 0;
 	libssl = dlopen("libssl.so.3", RTLD_NOW | RTLD_LOCAL);
 	if (libssl == NULL) {
 		snprintf(err, errsz, "cannot load OpenSSL (libssl.so.3): %s", dlerror());
 		return -1;
 	}
-	if (SYM(init_ssl, "OPENSSL_init_ssl")) missing = "OPENSSL_init_ssl";
-	else if (SYM(client_method, "TLS_client_method")) missing = "TLS_client_method";
-	else if (SYM(ctx_new, "SSL_CTX_new")) missing = "SSL_CTX_new";
-	else if (SYM(ctx_free, "SSL_CTX_free")) missing = "SSL_CTX_free";
-	else if (SYM(ctx_set_verify, "SSL_CTX_set_verify")) missing = "SSL_CTX_set_verify";
-	else if (SYM(ssl_new, "SSL_new")) missing = "SSL_new";
-	else if (SYM(ssl_free, "SSL_free")) missing = "SSL_free";
-	else if (SYM(set_fd, "SSL_set_fd")) missing = "SSL_set_fd";
-	else if (SYM(ctrl, "SSL_ctrl")) missing = "SSL_ctrl";
-	else if (SYM(connect, "SSL_connect")) missing = "SSL_connect";
-	else if (SYM(read, "SSL_read")) missing = "SSL_read";
-	else if (SYM(write, "SSL_write")) missing = "SSL_write";
-	else if (SYM(pending, "SSL_pending")) missing = "SSL_pending";
-	else if (SYM(get_error, "SSL_get_error")) missing = "SSL_get_error";
-	else if (SYM(get_version, "SSL_get_version")) missing = "SSL_get_version";
-	else if (SYM(get_cipher, "SSL_get_current_cipher")) missing = "SSL_get_current_cipher";
-	else if (SYM(cipher_name, "SSL_CIPHER_get_name")) missing = "SSL_CIPHER_get_name";
-	else if (SYM(err_get, "ERR_get_error")) missing = "ERR_get_error";
-	else if (SYM(err_string, "ERR_error_string_n")) missing = "ERR_error_string_n";
-	else if (SYM(err_clear, "ERR_clear_error")) missing = "ERR_clear_error";
+	missing = tls_bind(libssl, &api, ossl_symbols, sizeof ossl_symbols / sizeof ossl_symbols[0]);
 	if (missing != NULL) {
 		snprintf(err, errsz, "OpenSSL lacks %s", missing);
 		return -1;
@@ -99,6 +126,7 @@ static int ossl_load(char *err, size_t errsz)
 		return -1;
 	}
 	api.ctx_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	api.set_msg_callback(ctx, ossl_on_message);
 	return 0;
 }
 
@@ -115,14 +143,32 @@ static struct tls_conn *ossl_conn_new(int fd, const char *sni, char *err, size_t
 	if (sni != NULL && *sni != '\0' && !tls_is_numeric(sni))
 		api.ctrl(c->ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
 			 (void *)(uintptr_t)sni);
+	api.ctrl(c->ssl, SSL_CTRL_SET_MSG_CALLBACK_ARG, 0, c);
 	return c;
 }
 
-/* Map an OpenSSL result to ours, keeping the reason of an error. */
-static enum tls_io result(struct tls_conn *c, int rc)
+/* Past TLS_KEYUPDATE_MAX or TLS_WARNING_MAX: 1, with the reason. Checked
+ * after every call, before OpenSSL's own verdict (it refuses the fifth
+ * warning alert in a row itself, and would read on through KeyUpdates). */
+static int flooded(struct tls_conn *c)
 {
-	unsigned long e;
+	if (c->keyupdates > TLS_KEYUPDATE_MAX)
+		snprintf(c->err, sizeof c->err, "%s", TLS_KEYUPDATE_FLOOD);
+	else if (c->warnings > TLS_WARNING_MAX)
+		snprintf(c->err, sizeof c->err, "%s", TLS_WARNING_FLOOD);
+	else
+		return 0;
+	return 1;
+}
 
+/* Map an OpenSSL result to ours, keeping the reason of an error; e is
+ * the errno the call left (cleared before it). */
+static enum tls_io result(struct tls_conn *c, int rc, int e)
+{
+	unsigned long q;
+
+	if (flooded(c))
+		return TLS_IO_ERROR;
 	switch (api.get_error(c->ssl, rc)) {
 	case SSL_ERROR_WANT_READ:
 		return TLS_IO_WANT_READ;
@@ -131,17 +177,25 @@ static enum tls_io result(struct tls_conn *c, int rc)
 	case SSL_ERROR_ZERO_RETURN:
 		return TLS_IO_CLOSED;
 	case SSL_ERROR_SYSCALL:
-		e = api.err_get();
+		q = api.err_get();
+		if (q != 0) {
+			api.err_string(q, c->err, sizeof c->err);
+			return TLS_IO_ERROR;
+		}
+		if (e == ECONNRESET || e == EPIPE) {
+			snprintf(c->err, sizeof c->err, "connection reset during TLS");
+			return TLS_IO_RESET;
+		}
 		if (e == 0) {
 			snprintf(c->err, sizeof c->err, "connection closed during TLS");
 			return TLS_IO_CLOSED;
 		}
-		api.err_string(e, c->err, sizeof c->err);
+		snprintf(c->err, sizeof c->err, "%s during TLS", strerror(e));
 		return TLS_IO_ERROR;
 	default:
-		e = api.err_get();
-		if (e != 0)
-			api.err_string(e, c->err, sizeof c->err);
+		q = api.err_get();
+		if (q != 0)
+			api.err_string(q, c->err, sizeof c->err);
 		else
 			snprintf(c->err, sizeof c->err, "TLS failure");
 		return TLS_IO_ERROR;
@@ -153,8 +207,9 @@ static enum tls_io ossl_handshake(struct tls_conn *c)
 	int rc;
 
 	api.err_clear();
+	errno = 0;
 	rc = api.connect(c->ssl);
-	return rc == 1 ? TLS_IO_OK : result(c, rc);
+	return rc == 1 && !flooded(c) ? TLS_IO_OK : result(c, rc, errno);
 }
 
 static enum tls_io ossl_read(struct tls_conn *c, char *buf, size_t len, size_t *got)
@@ -162,12 +217,13 @@ static enum tls_io ossl_read(struct tls_conn *c, char *buf, size_t len, size_t *
 	int n;
 
 	api.err_clear();
+	errno = 0;
 	n = api.read(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
-	if (n > 0) {
+	if (n > 0 && !flooded(c)) {
 		*got = (size_t)n;
 		return TLS_IO_OK;
 	}
-	return result(c, n);
+	return result(c, n, errno);
 }
 
 static enum tls_io ossl_write(struct tls_conn *c, const char *buf, size_t len, size_t *put)
@@ -175,12 +231,13 @@ static enum tls_io ossl_write(struct tls_conn *c, const char *buf, size_t len, s
 	int n;
 
 	api.err_clear();
+	errno = 0;
 	n = api.write(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
 	if (n > 0) {
 		*put = (size_t)n;
 		return TLS_IO_OK;
 	}
-	return result(c, n);
+	return result(c, n, errno);
 }
 
 static size_t ossl_pending(const struct tls_conn *c)
