@@ -1548,16 +1548,24 @@ static int ref_usable(const struct sf_verdict_input *in)
 	       (in->ref_conv == NULL || in->ref_conv->end == SF_END_COMPLETE);
 }
 
+/* 1 if this host failed the checked conversation (out of memory, no
+ * descriptor): what it did not read is no evidence against the reference
+ * or the baseline. */
+static int checked_local(const struct sf_verdict_input *in)
+{
+	return in->conv.end == SF_END_LOCAL || (in->tls_conv != NULL && in->tls_conv->end == SF_END_LOCAL);
+}
+
 static int j_ref_banner(const struct ctx *c, struct sf_verdict *v)
 {
-	if (!ref_usable(c->in) || c->in->greeting == NULL)
+	if (!ref_usable(c->in) || c->in->greeting == NULL || checked_local(c->in))
 		return 0;
 	return judge_ref_banner(c->in, v);
 }
 
 static int j_ref_missing(const struct ctx *c, struct sf_verdict *v)
 {
-	if (!ref_usable(c->in) || c->in->greeting == NULL || c->eref == NULL)
+	if (!ref_usable(c->in) || c->in->greeting == NULL || c->eref == NULL || checked_local(c->in))
 		return 0;
 	return judge_ref_missing(c->in, c->e, c->eref, v);
 }
@@ -1603,7 +1611,7 @@ static int j_witness(const struct ctx *c, struct sf_verdict *v)
 
 static int j_baseline(const struct ctx *c, struct sf_verdict *v)
 {
-	return judge_baseline(c->in, c->e, v);
+	return checked_local(c->in) ? 0 : judge_baseline(c->in, c->e, v);
 }
 
 static int j_time(const struct ctx *c, struct sf_verdict *v)

@@ -1802,6 +1802,51 @@ static void test_conversation(void **state)
 	}
 }
 
+/* This host failed the checked conversation after the greeting (out of
+ * memory): the EHLO list it never read is not "missing against the
+ * reference" nor "gone since the baseline". UNKNOWN, one finding. */
+static void test_local_failure_compares_nothing(void **state)
+{
+	static const struct sf_conv local = {SF_END_LOCAL, "waiting for the EHLO reply",
+					     "Cannot allocate memory", NULL, 0, 0, 0, NULL, 0};
+	const struct sf_conv *const tls_local[] = {NULL, &local};
+	(void)state;
+
+	for (size_t i = 0; i < 2; i++) {
+		struct sf_reply *g = reply_from_lines(220, POSTFIX_BANNER, NULL);
+		struct sf_reply *rg = reply_from_lines(220, "220 other.example ESMTP", NULL);
+		struct sf_reply *re = reply_from_array(postfix_ehlo);
+		struct sf_verdict_input in;
+		struct sf_verdict *v = NULL;
+
+		memset(&in, 0, sizeof in);
+		in.target = "mx.example:2525";
+		in.address = "192.0.2.1";
+		in.timeout = 2.5;
+		in.greeting = g;
+		in.conv = i == 0 ? local : (struct sf_conv){SF_END_COMPLETE, NULL, NULL, NULL, 0, 0, 0, NULL, 0};
+		in.tls_conv = tls_local[i];
+		in.ref_greeting = rg;
+		in.ref_ehlo = re;
+		in.baseline_banner = "220 other.example ESMTP";
+		in.baseline_kw = postfix_keywords;
+		in.nbaseline_kw = count_lines(postfix_keywords);
+		assert_int_equal(sf_verdict_make(&in, &v), 0);
+		for (size_t k = 0; k < v->nfindings; k++) {
+			assert_int_not_equal(v->findings[k].kind, SF_FIND_REF_MISSING);
+			assert_int_not_equal(v->findings[k].kind, SF_FIND_REF_BANNER);
+			assert_int_not_equal(v->findings[k].kind, SF_FIND_BASELINE_CHANGED);
+		}
+		assert_int_equal(v->state, SF_UNKNOWN);
+		assert_int_equal(v->reference_missing, 0);
+		assert_int_equal(v->baseline_gone, 0);
+		sf_verdict_free(v);
+		sf_reply_free(g);
+		sf_reply_free(rg);
+		sf_reply_free(re);
+	}
+}
+
 /* A greeting broken by a whole-line mask (doc/inspection-boxes.md 1.4)
  * against services that are not SMTP: the same end (a parser error while
  * waiting for the greeting), two verdicts. */
@@ -2266,6 +2311,7 @@ int main(void)
 		cmocka_unit_test(test_witness),
 		cmocka_unit_test(test_server_and_overrides),
 		cmocka_unit_test(test_reference_unusable),
+		cmocka_unit_test(test_local_failure_compares_nothing),
 		cmocka_unit_test(test_domain_verdict),
 		cmocka_unit_test(test_greeting_key),
 		cmocka_unit_test(test_headline),
