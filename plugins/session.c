@@ -101,11 +101,17 @@ void sess_transcript_add(struct session *s, const char *prefix, const char *buf,
 	size_t plen = strlen(prefix);
 	char *line;
 
-	if (s->r.ntranscript >= SESSION_TRANSCRIPT_MAX)
+	if (s->r.ntranscript >= SESSION_TRANSCRIPT_MAX) {
+		s->r.transcript_over++;
 		return;
+	}
 	line = malloc(plen + len + 1);
-	if (line == NULL)
-		return; /* the transcript is a courtesy; losing a line is harmless */
+	if (line == NULL) {
+		/* the transcript is evidence, not the result: the check goes
+		 * on, and the report says a line is missing */
+		s->r.transcript_nomem++;
+		return;
+	}
 	memcpy(line, prefix, plen);
 	memcpy(line + plen, buf, len);
 	line[plen + len] = '\0';
@@ -433,7 +439,10 @@ static void start_handshake(struct session *s)
 	(void)setsockopt(s->io.fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	s->io.tls = tls_conn_new(s->io.fd, s->cfg->sni, err, sizeof err);
 	if (s->io.tls == NULL) {
-		tls_failed(s, err);
+		/* this host's TLS library could not start a session (out of
+		 * memory, its own configuration): nothing the server did */
+		snprintf(s->r.tls_err, sizeof s->r.tls_err, "%s", err);
+		sess_finish(s, SESS_LOCAL, 0);
 		return;
 	}
 	s->io.tls_want = POLLOUT; /* the ClientHello goes first */

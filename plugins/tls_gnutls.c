@@ -155,12 +155,15 @@ static struct tls_conn *gt_conn_new(int fd, const char *sni, char *err, size_t e
 {
 	struct tls_conn *c = calloc(1, sizeof *c);
 
-	if (c == NULL || api.init(&c->s, GNUTLS_CLIENT | GNUTLS_NONBLOCK) != GNUTLS_E_SUCCESS ||
+	if (c == NULL) {
+		snprintf(err, errsz, "cannot set up a TLS session: out of memory");
+		return NULL;
+	}
+	if (api.init(&c->s, GNUTLS_CLIENT | GNUTLS_NONBLOCK) != GNUTLS_E_SUCCESS ||
 	    api.set_default_priority(c->s) != GNUTLS_E_SUCCESS ||
 	    api.credentials_set(c->s, GNUTLS_CRD_CERTIFICATE, cred) != GNUTLS_E_SUCCESS) {
 		snprintf(err, errsz, "cannot set up a TLS session");
-		if (c != NULL)
-			gt_conn_free(c);
+		gt_conn_free(c);
 		return NULL;
 	}
 	if (sni != NULL && *sni != '\0' && !tls_is_numeric(sni))

@@ -135,7 +135,11 @@ static struct tls_conn *ossl_conn_new(int fd, const char *sni, char *err, size_t
 	struct tls_conn *c;
 
 	c = calloc(1, sizeof *c);
-	if (c == NULL || (c->ssl = api.ssl_new(ctx)) == NULL || api.set_fd(c->ssl, fd) != 1) {
+	if (c == NULL) {
+		snprintf(err, errsz, "cannot set up a TLS session: out of memory");
+		return NULL;
+	}
+	if ((c->ssl = api.ssl_new(ctx)) == NULL || api.set_fd(c->ssl, fd) != 1) {
 		snprintf(err, errsz, "cannot set up a TLS session");
 		ossl_conn_free(c);
 		return NULL;
