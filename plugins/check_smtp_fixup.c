@@ -281,8 +281,10 @@ static enum sf_state prepare(struct run *r)
 
 	snprintf(warn, sizeof warn, "%s", cfg->warn ? cfg->warn : "");
 	snprintf(crit, sizeof crit, "%s", cfg->crit ? cfg->crit : "");
-	if (cfg->warn != NULL || cfg->crit != NULL)
-		guard_begin("the -w/-c thresholds cannot be used");
+	/* libmonitoringplug allocates the thresholds even when none is given,
+	 * and dies if it cannot */
+	guard_begin(cfg->warn != NULL || cfg->crit != NULL ? "the -w/-c thresholds cannot be used"
+							   : "starting libmonitoringplug");
 	if (_set_thresholds(&r->thr, cfg->warn ? warn : NULL, cfg->crit ? crit : NULL) != 0) {
 		guard_end();
 		report_status(SF_UNKNOWN, "the -w/-c thresholds cannot be parsed");
@@ -461,7 +463,9 @@ int main(int argc, char **argv)
 	/* A peer that goes away makes the TLS library's writes raise SIGPIPE;
 	 * every write's result is checked instead. */
 	signal(SIGPIPE, SIG_IGN);
+	guard_begin("starting libmonitoringplug"); /* np_init dies on a failed allocation */
 	np_init(plugin_name, argc, argv);
+	guard_end();
 	if (wants_extra_opts(argc, argv)) {
 		guard_begin_usage("--extra-opts");
 		r.av = np_extra_opts(&r.ac, argv, progname);

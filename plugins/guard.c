@@ -75,8 +75,12 @@ void guard_begin(const char *what)
 		return; /* already guarded */
 	fflush(stdout);
 	m = open_memstream(&mem_buf, &mem_len);
-	if (m == NULL)
-		return; /* unguarded: libmonitoringplug's own words, still UNKNOWN */
+	if (m == NULL) {
+		/* no memory for a stream of a few octets: the call guarded
+		 * would fail the same way, in libmonitoringplug's words */
+		printf("%s UNKNOWN - out of memory (%s)\n", GUARD_PREFIX, what);
+		exit(3); /* UNKNOWN, as libmonitoringplug's die() would */
+	}
 	if (!handler_set)
 		handler_set = atexit(on_exit_guarded) == 0;
 	guard_what = what;

@@ -5,7 +5,8 @@
  * call into it that may die (--extra-opts, thresholds, state retention),
  * guard_begin() sends stdout to memory; if the process exits before
  * guard_end(), an exit handler prints the captured words as one escaped
- * status line with our prefix.
+ * status line with our prefix. No memory for the capture itself ends the
+ * process at once, UNKNOWN "out of memory (what)".
  */
 #ifndef GUARD_H
 #define GUARD_H
