@@ -143,6 +143,12 @@ static void print_transcript(const struct session_result *r)
 	printf("Transcript:\n");
 	for (size_t i = 0; i < r->ntranscript; i++)
 		print_escaped("  ", r->transcript[i], strlen(r->transcript[i]));
+	if (r->transcript_nomem > 0)
+		printf("  (%zu line%s lost: out of memory)\n", r->transcript_nomem,
+		       r->transcript_nomem > 1 ? "s" : "");
+	if (r->transcript_over > 0)
+		printf("  ... %zu more line%s not kept (the transcript keeps %d)\n", r->transcript_over,
+		       r->transcript_over > 1 ? "s" : "", SESSION_TRANSCRIPT_MAX);
 }
 
 /* The long output of one target: findings, replies, transcript. */

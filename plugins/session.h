@@ -143,6 +143,8 @@ struct session_result {
 	/* transcript for -v: "C: ..." / "S: ..." lines, raw */
 	char *transcript[SESSION_TRANSCRIPT_MAX];
 	size_t ntranscript;
+	size_t transcript_over;  /* lines past SESSION_TRANSCRIPT_MAX, not kept */
+	size_t transcript_nomem; /* lines lost to a failed allocation */
 };
 
 /* The conversation's own state: only session.c reads or writes it. */
