@@ -11,6 +11,8 @@
 #                     whole, name cut (root: a private resolv.conf)
 #   slow-reader       stdout read only after the backstop would have fired:
 #                     the report is not cut by a spliced CRITICAL line
+#   transcript-cut    a conversation longer than the transcript keeps: -v
+#                     says how many lines were not kept
 #   no-descriptors    no file descriptor left for a socket: UNKNOWN, this
 #                     host's problem, not "cannot connect" (CRITICAL)
 #   extra-opts-*      errors in an --extra-opts file: our prefix, one line
@@ -129,6 +131,21 @@ sys.exit(p.wait())
 	expect_first '^SMTP FIXUP OK - '
 	expect_output_not 'SMTP FIXUP CRITICAL'
 	expect_output '^Transcript:'
+	case_end
+}
+
+case_transcript_cut() {
+	local total kept
+	case_begin transcript-cut
+	peer_start big-ehlo || return
+	probe -v
+	peer_finish
+	expect_rc 0
+	# every line the conversation had (the peer's log), kept or counted
+	total=$(awk '/^S: \(repeat [0-9]+ times\)/ { n += $3; next } /^(C|S): / { n++ } END { print n }' "$PEER_LOG")
+	kept=$(sed -n '/^Transcript:$/,$p' "$OUT" | grep -cE '^  (C|S): ')
+	[ "$kept" -eq 64 ] || fail "the transcript kept $kept lines, not 64"
+	expect_output "^  \.\.\. $((total - kept)) more lines not kept \(the transcript keeps 64\)\$"
 	case_end
 }
 
