@@ -44,7 +44,7 @@ extern void *__libc_realloc(void *p, size_t n);
 #define TEXT_MAX 8
 
 static struct {
-	int ready;
+	int ready, exit_watched;
 	uintptr_t base, lo[TEXT_MAX], hi[TEXT_MAX];
 	int ntext;
 	long fail_at, count;
@@ -76,6 +76,16 @@ static int main_text(struct dl_phdr_info *info, size_t size, void *arg)
 		F.ntext++;
 	}
 	return 1; /* the first object only */
+}
+
+/* exit() has begun: what allocates now (the coverage runtime's dump, in
+ * the main executable under --coverage) is not the plugin's work.
+ * Registered at the program's first allocation, after every constructor
+ * (the coverage runtime registers its own handler in one), so that it
+ * runs before those handlers. */
+static void on_exit_begun(void)
+{
+	F.ready = 0;
 }
 
 __attribute__((constructor)) static void shim_init(void)
@@ -117,6 +127,11 @@ static int fail_now(const void *addr)
 			ours = 1;
 	if (!ours)
 		return 0;
+	if (!F.exit_watched) {
+		F.exit_watched = 1;
+		if (atexit(on_exit_begun) != 0)
+			F.ready = 0;
+	}
 	if (++F.count != F.fail_at)
 		return 0;
 	/* where, for addr2line -e PLUGIN, in the plugin's error output */
