@@ -212,11 +212,23 @@ void session_start(struct session *s, double now)
 	}
 }
 
+/* The network failed under a read or a write (errno err; 0: the TLS
+ * layer's reason is in tls_err). Waiting for the reply to QUIT with
+ * nothing of it pending, that is a close after QUIT: everything that
+ * matters was said, as when the server closes or resets there. */
+void sess_io_error(struct session *s, int err)
+{
+	if (s->io.step == STEP_QUIT && sf_parser_pending(s->io.parser) == 0)
+		sess_finish(s, SESS_COMPLETE, 0);
+	else
+		sess_finish(s, SESS_IO_ERROR, err);
+}
+
 /* A read or write in TLS failed: keep the TLS layer's reason, end the session. */
 void sess_tls_io_error(struct session *s)
 {
 	snprintf(s->r.tls_err, sizeof s->r.tls_err, "%s", tls_error(s->io.tls));
-	sess_finish(s, SESS_IO_ERROR, 0);
+	sess_io_error(s, 0);
 }
 
 /* Write through TLS; 1 to go on, 0 to wait or stop (state set). */
@@ -276,7 +288,10 @@ void sess_flush_out(struct session *s)
 				sess_on_eof(s, 1);
 				return;
 			}
-			sess_finish(s, errno == ECONNRESET || errno == EPIPE ? SESS_RESET : SESS_IO_ERROR, errno);
+			if (errno == ECONNRESET || errno == EPIPE)
+				sess_finish(s, SESS_RESET, errno);
+			else
+				sess_io_error(s, errno);
 			return;
 		}
 		s->io.outoff += (size_t)n;
@@ -297,8 +312,17 @@ static int arrived_early(struct session *s)
 
 	if (s->io.tls == NULL) {
 		ssize_t n = recv(s->io.fd, buf, 1, MSG_PEEK | MSG_DONTWAIT);
-		if (n <= 0)
-			return 0; /* nothing, or a close or reset the poll loop will see */
+		if (n == 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
+			return 0; /* nothing yet, or a close the poll loop will see */
+		if (n < 0) {
+			/* a socket's error is reported once, and this peek took
+			 * it: after it the socket reads as closed */
+			if (errno == ECONNRESET || errno == EPIPE)
+				sess_on_eof(s, 1);
+			else
+				sess_io_error(s, errno);
+			return 1;
+		}
 	} else if (tls_pending(s->io.tls) == 0) {
 		switch (tls_read(s->io.tls, buf, sizeof buf, &got)) {
 		case TLS_IO_OK:

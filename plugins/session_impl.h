@@ -16,6 +16,10 @@ void sess_finish(struct session *s, enum session_outcome outcome, int err);
 /* A complete reply arrived: advance the conversation. Takes ownership of r. */
 void sess_on_reply(struct session *s, struct sf_reply *r);
 
+/* The network failed under a read or write: an I/O error, or after QUIT
+ * the end of a complete conversation. */
+void sess_io_error(struct session *s, int err);
+
 /* A read or write in TLS failed: keep the TLS layer's reason, end the session. */
 void sess_tls_io_error(struct session *s);
 

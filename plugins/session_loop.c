@@ -141,7 +141,7 @@ static int read_some(struct session *s, char *buf, size_t want, size_t *got)
 	else if (errno == ECONNRESET || errno == EPIPE)
 		sess_on_eof(s, 1);
 	else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
-		sess_finish(s, SESS_IO_ERROR, errno);
+		sess_io_error(s, errno);
 	return 0;
 }
 
