@@ -16,6 +16,16 @@
  *                        with EAGAIN (a full socket buffer)
  *   FAULT_RECV_MAX=K     a read from a socket returns at most K octets
  *   FAULT_POLL_EINTR=1   every other poll() fails with EINTR (a signal)
+ *   FAULT_CONNECT_ERRNO=E   connect() on a TCP socket fails at once with E
+ *   FAULT_SEND_FAIL=N:E  the Nth write to a TCP socket fails with E
+ *   FAULT_RECV_FAIL=N:E  the Nth read from a TCP socket fails with E
+ *   FAULT_RECV_FAIL_AFTER=K:E  the first read from a TCP socket once K
+ *                        writes went out fails with E (K: all of them, the
+ *                        read of the reply to the last command)
+ *   FAULT_IO_COUNT=F     at exit, the writes and reads counted go to F
+ *                        (E: a name from the table below, e.g. ECONNRESET:
+ *                        what the kernel says of a network that failed
+ *                        at a moment no peer can choose)
  *
  * Only the main executable's allocations are failed: those of the C
  * library, the resolver and the TLS libraries are their own business,
@@ -48,11 +58,42 @@ static struct {
 	uintptr_t base, lo[TEXT_MAX], hi[TEXT_MAX];
 	int ntext;
 	long fail_at, count;
-	const char *count_file;
+	const char *count_file, *io_count_file;
 	size_t send_max, recv_max;
 	int send_eagain, poll_eintr;
 	unsigned long sends, polls;
+	int connect_errno;
+	long send_fail_at, recv_fail_at, nsend, nrecv, recv_after;
+	int send_errno, recv_errno, after_errno;
 } F;
+
+static const struct {
+	const char *name;
+	int value;
+} errnos[] = {
+	{"ECONNRESET", ECONNRESET}, {"EPIPE", EPIPE}, {"EHOSTUNREACH", EHOSTUNREACH},
+	{"ENETUNREACH", ENETUNREACH}, {"ETIMEDOUT", ETIMEDOUT}, {"EADDRNOTAVAIL", EADDRNOTAVAIL},
+	{"ECONNREFUSED", ECONNREFUSED}, {"EINTR", EINTR}, {"EIO", EIO}, {"ENOBUFS", ENOBUFS},
+};
+
+static int errno_named(const char *name)
+{
+	for (size_t i = 0; name != NULL && i < sizeof errnos / sizeof errnos[0]; i++)
+		if (strcmp(name, errnos[i].name) == 0)
+			return errnos[i].value;
+	return 0;
+}
+
+/* "N:ENAME" into *at and *err; nothing if unset or malformed. */
+static void env_nth(const char *var, long *at, int *err)
+{
+	const char *v = getenv(var), *colon;
+
+	if (v == NULL || (colon = strchr(v, ':')) == NULL)
+		return;
+	*err = errno_named(colon + 1);
+	*at = *err != 0 ? strtol(v, NULL, 10) : 0;
+}
 
 static long env_long(const char *name)
 {
@@ -95,12 +136,17 @@ __attribute__((constructor)) static void shim_init(void)
 	dl_iterate_phdr(main_text, NULL);
 	F.fail_at = env_long("FAULT_ALLOC_FAIL");
 	F.count_file = getenv("FAULT_ALLOC_COUNT");
+	F.io_count_file = getenv("FAULT_IO_COUNT");
 	v = env_long("FAULT_SEND_MAX");
 	F.send_max = v > 0 ? (size_t)v : 0;
 	v = env_long("FAULT_RECV_MAX");
 	F.recv_max = v > 0 ? (size_t)v : 0;
 	F.send_eagain = env_long("FAULT_SEND_EAGAIN") != 0;
 	F.poll_eintr = env_long("FAULT_POLL_EINTR") != 0;
+	F.connect_errno = errno_named(getenv("FAULT_CONNECT_ERRNO"));
+	env_nth("FAULT_SEND_FAIL", &F.send_fail_at, &F.send_errno);
+	env_nth("FAULT_RECV_FAIL", &F.recv_fail_at, &F.recv_errno);
+	env_nth("FAULT_RECV_FAIL_AFTER", &F.recv_after, &F.after_errno);
 	F.ready = 1;
 }
 
@@ -108,10 +154,14 @@ __attribute__((destructor)) static void shim_fini(void)
 {
 	FILE *f;
 
-	if (F.count_file == NULL || (f = fopen(F.count_file, "w")) == NULL)
-		return;
-	fprintf(f, "%ld\n", F.count);
-	fclose(f);
+	if (F.count_file != NULL && (f = fopen(F.count_file, "w")) != NULL) {
+		fprintf(f, "%ld\n", F.count);
+		fclose(f);
+	}
+	if (F.io_count_file != NULL && (f = fopen(F.io_count_file, "w")) != NULL) {
+		fprintf(f, "%ld %ld\n", F.nsend, F.nrecv);
+		fclose(f);
+	}
 }
 
 /* 1 if this allocation, called from addr, is the one to fail. */
@@ -197,6 +247,10 @@ static size_t send_allowance(int fd, size_t n)
 {
 	if (!F.ready || n == 0 || !is_stream(fd))
 		return n;
+	if (++F.nsend == F.send_fail_at) {
+		errno = F.send_errno;
+		return 0;
+	}
 	if (F.send_eagain && (fcntl(fd, F_GETFL) & O_NONBLOCK) && (F.sends++ % 2) == 0) {
 		errno = EAGAIN;
 		return 0;
@@ -206,9 +260,22 @@ static size_t send_allowance(int fd, size_t n)
 	return n;
 }
 
+/* A read of n octets from fd: how many to ask for, or 0 with errno set to
+ * fail it. */
 static size_t recv_allowance(int fd, size_t n)
 {
-	if (!F.ready || F.recv_max == 0 || n <= F.recv_max || !is_stream(fd))
+	if (!F.ready || n == 0 || !is_stream(fd))
+		return n;
+	if (++F.nrecv == F.recv_fail_at) {
+		errno = F.recv_errno;
+		return 0;
+	}
+	if (F.after_errno != 0 && F.nsend >= F.recv_after) {
+		errno = F.after_errno;
+		F.after_errno = 0; /* the first read only */
+		return 0;
+	}
+	if (F.recv_max == 0 || n <= F.recv_max)
 		return n;
 	return F.recv_max;
 }
@@ -292,15 +359,28 @@ ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
 	NEXT(ssize_t, "recv", (int, void *, size_t, int));
+	size_t k = recv_allowance(fd, n);
 
-	return next(fd, buf, recv_allowance(fd, n), flags);
+	return k == 0 && n > 0 ? -1 : next(fd, buf, k, flags);
 }
 
 ssize_t read(int fd, void *buf, size_t n)
 {
 	NEXT(ssize_t, "read", (int, void *, size_t));
+	size_t k = recv_allowance(fd, n);
 
-	return next(fd, buf, recv_allowance(fd, n));
+	return k == 0 && n > 0 ? -1 : next(fd, buf, k);
+}
+
+int connect(int fd, const struct sockaddr *to, socklen_t len)
+{
+	NEXT(int, "connect", (int, const struct sockaddr *, socklen_t));
+
+	if (F.ready && F.connect_errno != 0 && is_stream(fd)) {
+		errno = F.connect_errno;
+		return -1;
+	}
+	return next(fd, to, len);
 }
 
 int poll(struct pollfd *fds, nfds_t n, int ms)

@@ -12,6 +12,11 @@
 #              result (with -v, a transcript that says what it lost) or
 #              UNKNOWN naming the lack of memory. Never another state, never
 #              a crash, never libmonitoringplug's bare words.
+#   read-*, write-*  each read or write of a healthy run failed in turn as
+#              a failing network makes it fail (unreachable, reset; EINTR):
+#              the undisturbed result or CRITICAL naming it
+#   connect-*  connect() refused at once: unreachable is CRITICAL, no local
+#              address UNKNOWN
 #   short-io-* every write cut to 3 octets with EAGAIN between, reads of one
 #              octet, every other poll() interrupted: the undisturbed result,
 #              and the peer got every command whole.
@@ -139,6 +144,96 @@ case_alloc_baseline() {
 	local dir=$CASE_DIR/state
 	mkdir -p "$dir"
 	MP_STATE_PATH=$dir sweep clean-postfix --baseline
+}
+
+# io_sweep KIND ERRNO WORDS SCRIPT ARGS...: fail each write (KIND SEND) or
+# read (RECV) of a healthy run in turn with ERRNO, as the kernel reports a
+# network that failed at that moment. Each run ends with the undisturbed
+# result (a read of nothing, or after QUIT: nothing was lost) or CRITICAL
+# with WORDS in its first line; never another state, never a crash. With
+# WORDS empty (EINTR) every run must end as the undisturbed one.
+io_sweep() {
+	local kind=$1 err=$2 words=$3 script=$4 why base m n out first same=0 hit=0
+	shift 4
+	why=$(shim_blocked)
+	if [ -n "$why" ]; then
+		case_skip "$why"
+		return
+	fi
+	peer_start "$script" --connections 500 --max-seconds 300 || return
+	local args=(-H 127.0.0.1 -p "$PEER_PORT" -F "$FQDN" -t "$T" "$@")
+	out=$CASE_DIR/run
+	run_shimmed "$out" FAULT_IO_COUNT="$CASE_DIR/io" -- "${args[@]}"
+	FIRST=$(head -n 1 "$out")
+	base=$(said "$FIRST")
+	cp "$out" "$OUT"
+	read -r -a m <"$CASE_DIR/io" || m=(0 0)
+	m=${m[$([ "$kind" = SEND ] && echo 0 || echo 1)]}
+	if [ "$RC" -ne 0 ] || [ "$m" -lt 2 ]; then
+		fail "the undisturbed run: exit $RC, $m ${kind,,}s counted (expected OK and some)"
+		stop_peer
+		return
+	fi
+	for ((n = 1; n <= m; n++)); do
+		run_shimmed "$out" "FAULT_${kind}_FAIL=$n:$err" -- "${args[@]}"
+		first=$(head -n 1 "$out")
+		if [ "$RC" -eq 0 ] && [ "$(said "$first")" = "$base" ]; then
+			same=$((same + 1))
+		elif [ -n "$words" ] && [ "$RC" -eq 2 ] && [[ ${first%%|*} =~ ^SMTP\ FIXUP\ CRITICAL\ -\ .*$words ]]; then
+			hit=$((hit + 1))
+		else
+			fail "${kind,,} $n of $m failed with $err: exit $RC, $first"
+		fi
+	done
+	if [ "$kind" = RECV ] && [ -n "$words" ]; then
+		# the first read after the last write (QUIT) brings the reply to
+		# QUIT: its failure costs nothing, as a close there
+		local sends
+		read -r sends _ <"$CASE_DIR/io"
+		run_shimmed "$out" "FAULT_RECV_FAIL_AFTER=$sends:$err" -- "${args[@]}"
+		first=$(head -n 1 "$out")
+		[ "$RC" -eq 0 ] && [ "$(said "$first")" = "$base" ] ||
+			fail "the read of the reply to QUIT failed with $err: exit $RC, $first, not the undisturbed result"
+	fi
+	stop_peer
+	echo "# $CASE: $m ${kind,,}s: $same runs as undisturbed, $hit CRITICAL naming it"
+	[ -z "$words" ] || [ "$hit" -gt 0 ] || fail "no run ended CRITICAL with /$words/"
+}
+
+case_read_unreachable_plain() { io_sweep RECV EHOSTUNREACH 'No route to host' clean-postfix; }
+case_read_unreachable_starttls() { io_sweep RECV EHOSTUNREACH 'No route to host' clean-starttls -S; }
+case_read_unreachable_starttls_openssl() {
+	CHECK_SMTP_FIXUP_TLS=openssl io_sweep RECV EHOSTUNREACH 'No route to host' clean-starttls -S
+}
+case_read_reset_starttls() { io_sweep RECV ECONNRESET 'reset' clean-starttls -S; }
+case_read_reset_starttls_openssl() { CHECK_SMTP_FIXUP_TLS=openssl io_sweep RECV ECONNRESET 'reset' clean-starttls -S; }
+case_write_reset_plain() { io_sweep SEND ECONNRESET 'reset' clean-postfix; }
+case_write_reset_starttls() { io_sweep SEND ECONNRESET 'reset' clean-starttls -S; }
+case_write_reset_starttls_openssl() { CHECK_SMTP_FIXUP_TLS=openssl io_sweep SEND ECONNRESET 'reset' clean-starttls -S; }
+case_write_unreachable_starttls() { io_sweep SEND EHOSTUNREACH 'No route to host' clean-starttls -S; }
+case_write_unreachable_starttls_openssl() {
+	CHECK_SMTP_FIXUP_TLS=openssl io_sweep SEND EHOSTUNREACH 'No route to host' clean-starttls -S
+}
+case_write_interrupted_starttls() { io_sweep SEND EINTR '' clean-starttls -S; }
+case_write_interrupted_tls_openssl() { CHECK_SMTP_FIXUP_TLS=openssl io_sweep SEND EINTR '' clean-tls --tls; }
+
+# connect() failing at once: the network's answer is the server's side
+# (CRITICAL), no local address is this host's (UNKNOWN).
+connect_fails() {
+	local err=$1 rc=$2 words=$3 why
+	why=$(shim_blocked)
+	if [ -n "$why" ]; then
+		case_skip "$why"
+		return
+	fi
+	run_shimmed "$OUT" FAULT_CONNECT_ERRNO="$err" -- -H 127.0.0.1 -p 25 -t "$T"
+	FIRST=$(head -n 1 "$OUT")
+	expect_rc "$rc"
+	expect_first "$words"
+}
+case_connect_unreachable() { connect_fails ENETUNREACH 2 '^SMTP FIXUP CRITICAL - cannot connect to 127\.0\.0\.1 \(127\.0\.0\.1\): Network is unreachable$'; }
+case_connect_no_local_address() {
+	connect_fails EADDRNOTAVAIL 3 '^SMTP FIXUP UNKNOWN - this host failed to check 127\.0\.0\.1 \(127\.0\.0\.1\): Cannot assign requested address$'
 }
 
 # short_io SCRIPT ARGS...: the same result and every command whole when
