@@ -224,19 +224,26 @@ void sess_io_error(struct session *s, int err)
 		sess_finish(s, SESS_IO_ERROR, err);
 }
 
-/* A read or write in TLS failed: keep the TLS layer's reason, end the session. */
-void sess_tls_io_error(struct session *s)
+/* A read or write in TLS failed (how: TLS_IO_NETWORK, the socket under
+ * it, or TLS_IO_ERROR, TLS itself): keep the TLS layer's reason, end the
+ * session. A broken TLS record is the server's (or a box's) doing even
+ * after QUIT. */
+void sess_tls_io_error(struct session *s, enum tls_io how)
 {
 	snprintf(s->r.tls_err, sizeof s->r.tls_err, "%s", tls_error(s->io.tls));
-	sess_io_error(s, 0);
+	if (how == TLS_IO_NETWORK)
+		sess_io_error(s, 0);
+	else
+		sess_finish(s, SESS_IO_ERROR, 0);
 }
 
 /* Write through TLS; 1 to go on, 0 to wait or stop (state set). */
 static int flush_tls(struct session *s)
 {
 	size_t put = 0;
+	enum tls_io rc = tls_write(s->io.tls, s->io.out + s->io.outoff, s->io.outlen - s->io.outoff, &put);
 
-	switch (tls_write(s->io.tls, s->io.out + s->io.outoff, s->io.outlen - s->io.outoff, &put)) {
+	switch (rc) {
 	case TLS_IO_OK:
 		s->io.outoff += put;
 		s->io.tls_want = 0;
@@ -257,9 +264,10 @@ static int flush_tls(struct session *s)
 		else
 			sess_finish(s, SESS_RESET, ECONNRESET);
 		return 0;
+	case TLS_IO_NETWORK:
 	case TLS_IO_ERROR:
 	default:
-		sess_tls_io_error(s);
+		sess_tls_io_error(s, rc);
 		return 0;
 	}
 }
@@ -324,7 +332,8 @@ static int arrived_early(struct session *s)
 			return 1;
 		}
 	} else if (tls_pending(s->io.tls) == 0) {
-		switch (tls_read(s->io.tls, buf, sizeof buf, &got)) {
+		enum tls_io rc = tls_read(s->io.tls, buf, sizeof buf, &got);
+		switch (rc) {
 		case TLS_IO_OK:
 			if (got == 0)
 				return 0;
@@ -336,8 +345,9 @@ static int arrived_early(struct session *s)
 		case TLS_IO_RESET:
 			sess_on_eof(s, 1);
 			return 1;
+		case TLS_IO_NETWORK:
 		case TLS_IO_ERROR:
-			sess_tls_io_error(s);
+			sess_tls_io_error(s, rc);
 			return 1;
 		case TLS_IO_WANT_READ:
 		case TLS_IO_WANT_WRITE:
@@ -488,6 +498,7 @@ void sess_do_handshake(struct session *s)
 		return;
 	case TLS_IO_CLOSED:
 	case TLS_IO_RESET:
+	case TLS_IO_NETWORK:
 	case TLS_IO_ERROR:
 	default:
 		tls_failed(s, tls_error(s->io.tls));

@@ -20,8 +20,9 @@ void sess_on_reply(struct session *s, struct sf_reply *r);
  * the end of a complete conversation. */
 void sess_io_error(struct session *s, int err);
 
-/* A read or write in TLS failed: keep the TLS layer's reason, end the session. */
-void sess_tls_io_error(struct session *s);
+/* A read or write in TLS failed (TLS_IO_NETWORK or TLS_IO_ERROR): keep
+ * the TLS layer's reason, end the session. */
+void sess_tls_io_error(struct session *s, enum tls_io how);
 
 /* Try to write what is left of the current command. */
 void sess_flush_out(struct session *s);

@@ -109,7 +109,8 @@ static int read_some(struct session *s, char *buf, size_t want, size_t *got)
 #ifdef TCP_QUICKACK
 		(void)setsockopt(s->io.fd, IPPROTO_TCP, TCP_QUICKACK, &(int){ 1 }, sizeof(int));
 #endif
-		switch (tls_read(s->io.tls, buf, want, got)) {
+		enum tls_io rc = tls_read(s->io.tls, buf, want, got);
+		switch (rc) {
 		case TLS_IO_OK:
 			s->io.tls_want = 0;
 			return 1;
@@ -125,9 +126,10 @@ static int read_some(struct session *s, char *buf, size_t want, size_t *got)
 		case TLS_IO_RESET:
 			sess_on_eof(s, 1);
 			return 0;
+		case TLS_IO_NETWORK:
 		case TLS_IO_ERROR:
 		default:
-			sess_tls_io_error(s);
+			sess_tls_io_error(s, rc);
 			return 0;
 		}
 	}

@@ -18,6 +18,7 @@ enum tls_io {
 	TLS_IO_WANT_WRITE, /* call again when the socket is writable */
 	TLS_IO_CLOSED,     /* the peer closed the TLS session or the socket */
 	TLS_IO_RESET,      /* the peer reset the connection */
+	TLS_IO_NETWORK,    /* the socket failed under TLS (unreachable...); tls_error() says what */
 	TLS_IO_ERROR       /* failure; tls_error() says what */
 };
 
@@ -54,7 +55,8 @@ enum tls_io tls_write(struct tls_conn *c, const char *buf, size_t len, size_t *p
 /* Octets already decrypted and waiting inside the TLS layer. */
 size_t tls_pending(const struct tls_conn *c);
 
-/* The reason for the last TLS_IO_ERROR; valid while c lives. */
+/* The reason for the last failure (TLS_IO_ERROR, TLS_IO_NETWORK, a close
+ * or reset); valid while c lives. */
 const char *tls_error(const struct tls_conn *c);
 
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" once the handshake is done. */

@@ -202,7 +202,7 @@ static enum tls_io result(struct tls_conn *c, int rc, int e)
 			return TLS_IO_CLOSED;
 		}
 		snprintf(c->err, sizeof c->err, "%s during TLS", strerror(e));
-		return TLS_IO_ERROR;
+		return TLS_IO_NETWORK;
 	case GNUTLS_E_FATAL_ALERT_RECEIVED: {
 		gnutls_alert_description_t a = api.alert_get(c->s);
 		const char *name = api.alert_get_name(a); /* NULL for an alert it does not know */

@@ -195,7 +195,7 @@ static enum tls_io result(struct tls_conn *c, int rc, int e)
 			return TLS_IO_CLOSED;
 		}
 		snprintf(c->err, sizeof c->err, "%s during TLS", strerror(e));
-		return TLS_IO_ERROR;
+		return TLS_IO_NETWORK;
 	default:
 		q = api.err_get();
 		if (q != 0)
