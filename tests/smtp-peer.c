@@ -1063,6 +1063,15 @@ static int do_tls(struct peer *p, struct conn *c, const struct directive *d)
 	}
 	plog(p, "# connection %ld: TLS up (%s)", c->index,
 	     gnutls_protocol_get_name(gnutls_protocol_get_version(c->tls)));
+	{
+		/* the name the client asked for (SNI), if it sent one */
+		char sni[256];
+		size_t len = sizeof sni;
+		unsigned type = 0;
+		if (gnutls_server_name_get(c->tls, sni, &len, &type, 0) == GNUTLS_E_SUCCESS &&
+		    type == GNUTLS_NAME_DNS)
+			plog(p, "# connection %ld: SNI %s", c->index, sni);
+	}
 	return 0;
 }
 
