@@ -7,6 +7,7 @@
  */
 #include "guard.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,11 +48,11 @@ static void on_exit_guarded(void)
 
 	if (!restore())
 		return;
-	len = mem_buf != NULL ? strlen(mem_buf) : 0;
-	while (len > 0 && (mem_buf[len - 1] == '\n' || mem_buf[len - 1] == '\r' ||
-			   mem_buf[len - 1] == ' '))
+	/* after fclose() the buffer is there, NUL-terminated (POSIX) */
+	len = strlen(mem_buf);
+	while (len > 0 && isspace((unsigned char)mem_buf[len - 1]))
 		len--;
-	sf_escape(shown, sizeof shown, mem_buf != NULL ? mem_buf : "", len);
+	sf_escape(shown, sizeof shown, mem_buf, len);
 	printf("%s UNKNOWN - %s: %s\n", GUARD_PREFIX, guard_what,
 	       len > 0 ? shown : "libmonitoringplug gave up without a reason");
 	if (guard_usage)
@@ -92,8 +93,7 @@ void guard_begin(const char *what)
 void guard_end(void)
 {
 	guard_usage = 0;
-	if (restore()) {
-		free(mem_buf);
-		mem_buf = NULL;
-	}
+	restore();
+	free(mem_buf); /* what was captured (nothing, normally) is dropped */
+	mem_buf = NULL;
 }
