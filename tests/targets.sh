@@ -6,6 +6,9 @@
 # The servers: smtp-inspect-emu personas on 127.0.0.1, 127.0.0.2 (same
 # port), a silent tests/smtp-peer on 127.0.0.3.
 #
+# Also: --baseline refused for a name of two addresses, a name that does
+# not resolve.
+#
 #   tests/targets.sh [CASE...]     (all cases when none is named)
 
 # shellcheck source=tests/lib.sh
@@ -113,6 +116,31 @@ case_one_address() {
 	expect_first "^SMTP FIXUP CRITICAL - 4 of 10 ESMTP extensions masked"
 	expect_perfdata_wellformed
 	expect_perf masked_extensions 4
+}
+
+# --baseline keeps one server's state: a name of two addresses is refused
+# before any connection, with the count.
+case_baseline_two_addresses() {
+	hosts 127.0.0.1 127.0.0.2
+	MP_STATE_PATH=$CASE_DIR/state check_name 5 -p 1 -t 2 --baseline
+	expect_rc 3
+	expect_first "^SMTP FIXUP UNKNOWN - --baseline keeps one server's state, but $NAME has 2 addresses \\(give one with -H\\)\$"
+	[ -e "$CASE_DIR/state" ] && fail "a state folder was made for a check that did not run"
+	return 0
+}
+
+# A name with no address (not in the hosts file, and a name server that
+# refuses at once): UNKNOWN, the resolver's words, no connection tried.
+case_no_such_name() {
+	hosts 127.0.0.1
+	printf 'nameserver 127.0.0.1\noptions attempts:1 timeout:1\n' >"$CASE_DIR/resolv.conf"
+	printf '#!/bin/sh\nmount --bind "%s" /etc/hosts && mount --bind "%s" /etc/resolv.conf && exec "$@"\n' \
+		"$CASE_DIR/hosts" "$CASE_DIR/resolv.conf" >"$CASE_DIR/wrap"
+	chmod +x "$CASE_DIR/wrap"
+	PLUGIN_PREFIX="unshare -m $CASE_DIR/wrap $PLUGIN_PREFIX" run_plugin 5 -H nosuch.test -p 1 -t 2
+	expect_rc 3
+	expect_first '^SMTP FIXUP UNKNOWN - cannot resolve nosuch\.test: .+'
+	expect_first_not 'cannot connect'
 }
 
 if ! can_unshare; then
