@@ -130,7 +130,8 @@ state_file_of() {
 	printf '%s/%s/check_smtp_fixup/baseline_127_2E0_2E0_2E1_%s' "$STATE" "$(id -u)" "$PORT"
 }
 
-# Something else than a file at the state file's path: UNKNOWN with our
+# Something else than a file at the state file's path (a folder, a FIFO, a
+# symbolic link): UNKNOWN with our
 # prefix and the reason on one line, within the timeout (a FIFO is never
 # opened for a blocking read), and the SMTP result is not lost to a
 # libmonitoringplug message.
@@ -149,6 +150,17 @@ case_state_not_a_file() {
 		expect_elapsed_max 2500
 		[ "$(wc -l <"$OUT")" -ge 1 ] || fail "no status line"
 	done
+	# a symbolic link is not followed (it could point anywhere): UNKNOWN,
+	# and what it points to is left as it was
+	STATE=$CASE_DIR/state-link
+	f=$(state_file_of)
+	mkdir -p "$(dirname "$f")"
+	printf 'precious\n' >"$CASE_DIR/target"
+	ln -s "$CASE_DIR/target" "$f"
+	check -t 2
+	expect_rc 3
+	expect_first "^SMTP FIXUP UNKNOWN - cannot use the baseline: cannot read the state file .*: Too many leve"
+	[ "$(cat "$CASE_DIR/target")" = precious ] || fail "the link's target was changed"
 }
 
 # A state line that starts with a NUL (libmonitoringplug would read before
@@ -183,7 +195,8 @@ case_state_path_escaped() {
 # State files that are not quite ours, as rows {what the file holds,
 # whether it is read}: each field of libmonitoringplug's header, the
 # candidate's fields and its count at its limit (1000) and one past, the
-# read cap. An unreadable one is recorded anew, a readable one is used; a
+# read cap, numbers that overflow, an empty line, greetings that are not
+# hex (a bad digit, an odd length, a NUL) and fields over their size. An unreadable one is recorded anew, a readable one is used; a
 # state dated 0 says so instead of 1970.
 case_state_table() {
 	local f head data unread=' the baseline state is unreadable and is recorded anew'
@@ -207,6 +220,18 @@ case_state_table() {
 		"# NP State file"$'\n'"$head"$'\n'"1700000000"$'\n'"$data"$'\t'"X:41"$'\t'"A"$'\t'"1" 0
 		"# NP State file"$'\n'"$head"$'\n'"1700000000"$'\n'"X:41"$'\t'"A" 0
 		"$(printf '#%.0s' $(seq 4100))" 0
+		"# NP State file"$'\n'"$head"$'\n'"99999999999999999999999"$'\n'"$data" 0
+		"# NP State file"$'\n'$'\n'"$head"$'\n'"1700000000"$'\n'"$data" 0
+		"# NP State file"$'\n'"$head"$'\n'"1700000000"$'\n'"W:4G"$'\t'"A" 0
+		"# NP State file"$'\n'"$head"$'\n'"1700000000"$'\n'"W:4!"$'\t'"A" 0
+		"# NP State file"$'\n'"$head"$'\n'"1700000000"$'\n'"W:4:"$'\t'"A" 0
+		"# NP State file"$'\n'"$head"$'\n'"1700000000"$'\n'"W:414"$'\t'"A" 0
+		"# NP State file"$'\n'"$head"$'\n'"1700000000"$'\n'"W:0041"$'\t'"A" 0
+		"# NP State file"$'\n'"$head"$'\n'"1700000000"$'\n'"W:"$'\t'"A" 0
+		"# NP State file"$'\n'"$head"$'\n'"1700000000"$'\n'"W:41"$'\t'"$(printf 'A%.0s' $(seq 1100))" 0
+		"# NP State file"$'\n'"$head"$'\n'"1700000000"$'\n'"$data"$'\t'"$data"$'\t'"12x" 0
+		"# NP State file"$'\n'"$head"$'\n'"1700000000"$'\n'"$data"$'\t'"$data"$'\t'"99999999999999999999999" 0
+		"# NP State file"$'\n'"$head"$'\n'"1700000000"$'\n'"$data"$'\t'"W:41"$'\t'"$(printf 'A%.0s' $(seq 1100))"$'\t'"1" 0
 	)
 	emu_on "$PORT" none
 	for ((i = 0; i < ${#rows[@]}; i += 2)); do
@@ -221,6 +246,10 @@ case_state_table() {
 			[[ ${FIRST%%|*} == *";$unread"* ]] || fail "row $((i / 2)): not unreadable: $FIRST"
 		fi
 	done
+	# the data line without its line end is read all the same
+	printf '# NP State file\n%s\n1700000000\n%s' "$head" "$data" >"$f"
+	check
+	[[ $FIRST =~ unreadable|first\ run ]] && fail "a state without its last line end was not read: $FIRST"
 	emu_stop
 	# dated 0: the change is reported "at an unknown time"
 	printf '# NP State file\n%s\n0\n%s\n' "$head" "$data" >"$f"
