@@ -175,6 +175,12 @@ finish() {
 		echo "# $TESTS_SKIPPED skipped"
 	fi
 	echo "$TESTS_PASSED passed, $TESTS_FAILED failed"
+	# a suite cut short by a shell error has not passed
+	local ran=$((TESTS_PASSED + TESTS_FAILED + TESTS_SKIPPED))
+	if [ "$ran" -eq 0 ] || [ "$ran" -lt "${SUITE_WANTED:-0}" ]; then
+		echo "not ok: $ran cases ended, ${SUITE_WANTED:-some} expected: the suite was cut short"
+		return 1
+	fi
 	[ "$TESTS_FAILED" -eq 0 ]
 }
 
@@ -562,6 +568,9 @@ run_suite() {
 			fi
 		done
 	fi
+	# each row and case function ends at least one case: fewer at the end
+	# means a shell error cut the suite short (finish says so)
+	SUITE_WANTED=$((${#rows[@]} + ${#funcs[@]}))
 	if [ ${#rows[@]} -gt 0 ]; then
 		run_rows "${rows[@]}"
 	fi
