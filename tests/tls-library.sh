@@ -184,6 +184,10 @@ case_stub_openssl_ctx() {
 	stub_case stub-openssl-ctx openssl stub-openssl UNKNOWN 'cannot use TLS: OpenSSL initialisation failed$' '' STUB_FAIL=ctx
 }
 case_stub_openssl_ssl_new() { stub_case stub-openssl-ssl-new openssl stub-openssl UNKNOWN "$SET_UP" '' STUB_FAIL=ssl_new; }
+case_stub_openssl_set_fd() { stub_case stub-openssl-set-fd openssl stub-openssl UNKNOWN "$SET_UP" '' STUB_FAIL=set_fd; }
+case_stub_openssl_init() {
+	stub_case stub-openssl-init openssl stub-openssl UNKNOWN 'cannot use TLS: OpenSSL initialisation failed$' '' STUB_FAIL=init
+}
 case_stub_openssl_lacking() {
 	stub_case stub-openssl-lacking openssl stub-openssl-lacking UNKNOWN \
 		'cannot use TLS: OpenSSL lacks SSL_CTX_set_msg_callback$' ''
@@ -255,7 +259,7 @@ CASES=(default force_gnutls force_openssl no_gnutls no_openssl no_gnutls_forced
 	no_openssl_forced neither bad_name one_binary stub_gnutls_old stub_gnutls_protocol
 	stub_gnutls_cred stub_gnutls_init stub_gnutls_priority stub_gnutls_lacking
 	stub_gnutls_lacking_default stub_openssl stub_openssl_ctx stub_openssl_ssl_new
-	stub_openssl_lacking sni_gnutls sni_openssl)
+	stub_openssl_lacking stub_openssl_set_fd stub_openssl_init sni_gnutls sni_openssl)
 [ $# -gt 0 ] && CASES=("$@")
 for c in "${CASES[@]}"; do
 	"case_$c"

@@ -11,7 +11,7 @@
  *   - built with STUB_LACK: a library without one function the plugin
  *     needs (gnutls_handshake_set_hook_function, SSL_CTX_set_msg_callback);
  *   - STUB_FAIL=NAME: that function fails (GnuTLS: cred, init, priority;
- *     OpenSSL: ctx, ssl_new);
+ *     OpenSSL: init, ctx, ssl_new, set_fd);
  *   - STUB_PROTOCOL=NAME: GnuTLS names the protocol NAME (not "TLS1.3").
  */
 #define _GNU_SOURCE
@@ -167,12 +167,32 @@ SSL *SSL_new(SSL_CTX *ctx)
 	return real(ctx);
 }
 
-PASS(int, OPENSSL_init_ssl, (uint64_t o, const OPENSSL_INIT_SETTINGS *s), (o, s))
+int OPENSSL_init_ssl(uint64_t o, const OPENSSL_INIT_SETTINGS *set)
+{
+	static int (*real)(uint64_t, const OPENSSL_INIT_SETTINGS *);
+
+	if (failing("init"))
+		return 0;
+	if (real == NULL)
+		*(void **)&real = real_sym("OPENSSL_init_ssl");
+	return real(o, set);
+}
+
+int SSL_set_fd(SSL *s, int fd)
+{
+	static int (*real)(SSL *, int);
+
+	if (failing("set_fd"))
+		return 0;
+	if (real == NULL)
+		*(void **)&real = real_sym("SSL_set_fd");
+	return real(s, fd);
+}
+
 PASS(const SSL_METHOD *, TLS_client_method, (void), ())
 PASS_VOID(SSL_CTX_free, (SSL_CTX *c), (c))
 PASS_VOID(SSL_CTX_set_verify, (SSL_CTX *c, int m, SSL_verify_cb cb), (c, m, cb))
 PASS_VOID(SSL_free, (SSL *s), (s))
-PASS(int, SSL_set_fd, (SSL *s, int fd), (s, fd))
 PASS(long, SSL_ctrl, (SSL *s, int cmd, long l, void *p), (s, cmd, l, p))
 PASS(int, SSL_connect, (SSL *s), (s))
 PASS(int, SSL_read, (SSL *s, void *b, int n), (s, b, n))
