@@ -20,6 +20,7 @@
 #                 hosts than the plugin takes (MX_HOSTS_MAX, plugins/mx.h)
 #   big.test      150 MX records with long names, no address: an answer
 #                 of about 10 KB, over TCP (the resolver's fallback)
+#   mixed.test    MX 10 mx1.dom.test, MX 20 . (raw): one usable, one not
 #
 #   tests/domain.sh [CASE...]     (all cases when none is named)
 
@@ -65,6 +66,7 @@ dns_start() {
 			--dns-rr=unusable.test,15,000a00 \
 			--dns-rr=unusable.test,15,001408626164216e616d65047465737400 \
 			--dns-rr=unusable.test,15,001e3f"$(printf '01%.0s' {1..63})"047465737400 \
+			--mx-host=mixed.test,mx1.dom.test,10 --dns-rr=mixed.test,15,001400 \
 			"${more[@]}" \
 			2>"$WORK/dns.err" &
 		pid=$!
@@ -215,6 +217,27 @@ case_big_answer() {
 	expect_first '^SMTP FIXUP CRITICAL - big\.test .*16 MX hosts'
 	expect_output 'MX host mx1\.a-long-host-name-to-make-the-dns-answer-big\.big\.test has no address'
 	case_end
+}
+
+# One usable MX host and one record naming the root: the usable one is
+# checked, and the note says which record was skipped and why.
+case_mixed_mx() {
+	free_port
+	emu_on 127.0.0.1 "$PORT" none || return
+	check_domain 6 -D mixed.test -p "$PORT" -t 3
+	expect_rc 0
+	expect_first '^SMTP FIXUP OK - '
+	expect_output '1 MX record skipped: 20 \. \(the root'
+}
+
+# A --reference host that does not resolve: UNKNOWN, the resolver's
+# words, and the checked path is still reported.
+case_reference_unresolved() {
+	free_port
+	emu_on 127.0.0.1 "$PORT" none || return
+	check_domain 6 -H 127.0.0.1 -p "$PORT" -t 3 --reference="nosuch.test:$PORT"
+	expect_rc 3
+	expect_first '^SMTP FIXUP UNKNOWN - no comparison with the reference path: cannot resolve nosuch\.test: '
 }
 
 case_domain_and_host() {
