@@ -214,6 +214,9 @@ case_write_unreachable_starttls() { io_sweep SEND EHOSTUNREACH 'No route to host
 case_write_unreachable_starttls_openssl() {
 	CHECK_SMTP_FIXUP_TLS=openssl io_sweep SEND EHOSTUNREACH 'No route to host' clean-starttls -S
 }
+# the DATA-phase witness: a reset as a message part goes out is the
+# witness's finding (a box dropping the message), named as a reset
+case_write_reset_witness() { io_sweep SEND ECONNRESET 'reset' data-witness-passes --probe=data; }
 case_write_interrupted_starttls() { io_sweep SEND EINTR '' clean-starttls -S; }
 case_write_interrupted_tls_openssl() { CHECK_SMTP_FIXUP_TLS=openssl io_sweep SEND EINTR '' clean-tls --tls; }
 
