@@ -1,7 +1,7 @@
 /*
  * session_impl.h - what session.c (the state machine) and session_loop.c
- * (reading and the poll loop) share of a session's private workings. Not
- * for any other stage.
+ * (reading, writing and the poll loop) share of a session's private
+ * workings. Not for any other stage.
  */
 #ifndef SESSION_IMPL_H
 #define SESSION_IMPL_H
@@ -15,14 +15,6 @@ void sess_finish(struct session *s, enum session_outcome outcome, int err);
 
 /* A complete reply arrived: advance the conversation. Takes ownership of r. */
 void sess_on_reply(struct session *s, struct sf_reply *r);
-
-/* The network failed under a read or write: an I/O error, or after QUIT
- * the end of a complete conversation. */
-void sess_io_error(struct session *s, int err);
-
-/* A read or write in TLS failed (TLS_IO_NETWORK or TLS_IO_ERROR): keep
- * the TLS layer's reason, end the session. */
-void sess_tls_io_error(struct session *s, enum tls_io how);
 
 /* Try to write what is left of the current command. */
 void sess_flush_out(struct session *s);

@@ -1,9 +1,11 @@
 /*
- * session_loop.c - the reading side of a conversation and the poll() loop
- * that drives many of them under one deadline (see session.h): reads
- * bounded by SESSION_READ_CHUNK and SF_CONN_BYTES_MAX, octets to the reply
- * parser, complete replies to the state machine (session.c), the close,
- * the reset and the deadline turned into outcomes.
+ * session_loop.c - the reading and writing sides of a conversation and
+ * the poll() loop that drives many of them under one deadline (see
+ * session.h): commands written whole, replies that come before their
+ * command caught, reads bounded by SESSION_READ_CHUNK and
+ * SF_CONN_BYTES_MAX, octets to the reply parser, complete replies to the
+ * state machine (session.c), the close, the reset, a network error and the
+ * deadline turned into outcomes.
  */
 #include "session.h"
 #include "session_impl.h"
@@ -12,6 +14,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -70,6 +73,188 @@ void sess_on_eof(struct session *s, int reset)
 	}
 }
 
+/* The network failed under a read or a write (errno err; 0: the TLS
+ * layer's reason is in tls_err). Waiting for the reply to QUIT with
+ * nothing of it pending, that is a close after QUIT: everything that
+ * matters was said, as when the server closes or resets there. */
+static void sess_io_error(struct session *s, int err)
+{
+	if (s->io.step == STEP_QUIT && sf_parser_pending(s->io.parser) == 0)
+		sess_finish(s, SESS_COMPLETE, 0);
+	else
+		sess_finish(s, SESS_IO_ERROR, err);
+}
+
+/* A read or write in TLS failed (how: TLS_IO_NETWORK, the socket under
+ * it, or TLS_IO_ERROR, TLS itself): keep the TLS layer's reason, end the
+ * session. A broken TLS record is the server's (or a box's) doing even
+ * after QUIT. */
+static void sess_tls_io_error(struct session *s, enum tls_io how)
+{
+	snprintf(s->r.tls_err, sizeof s->r.tls_err, "%s", tls_error(s->io.tls));
+	if (how == TLS_IO_NETWORK)
+		sess_io_error(s, 0);
+	else
+		sess_finish(s, SESS_IO_ERROR, 0);
+}
+
+/* A read from the socket (or the peek before a command) failed with err,
+ * neither EINTR nor EAGAIN: a reset is the peer's end, anything else a
+ * network error. */
+static void socket_read_failed(struct session *s, int err)
+{
+	if (err == ECONNRESET || err == EPIPE)
+		sess_on_eof(s, 1);
+	else
+		sess_io_error(s, err);
+}
+
+/* A read in TLS ended the connection (TLS_IO_CLOSED, _RESET, _NETWORK or
+ * _ERROR). */
+static void tls_read_ended(struct session *s, enum tls_io rc)
+{
+	if (rc == TLS_IO_CLOSED)
+		sess_on_eof(s, 0);
+	else if (rc == TLS_IO_RESET)
+		sess_on_eof(s, 1);
+	else
+		sess_tls_io_error(s, rc);
+}
+
+/* Write through TLS; 1 to go on, 0 to wait or stop (state set). */
+static int flush_tls(struct session *s)
+{
+	size_t put = 0;
+	enum tls_io rc = tls_write(s->io.tls, s->io.out + s->io.outoff, s->io.outlen - s->io.outoff, &put);
+
+	switch (rc) {
+	case TLS_IO_OK:
+		s->io.outoff += put;
+		s->io.tls_want = 0;
+		return 1;
+	case TLS_IO_WANT_READ:
+		s->io.tls_want = POLLIN;
+		return 0;
+	case TLS_IO_WANT_WRITE:
+		s->io.tls_want = POLLOUT;
+		return 0;
+	case TLS_IO_CLOSED:
+		sess_finish(s, SESS_CLOSED, 0);
+		return 0;
+	case TLS_IO_RESET:
+		/* as in clear text: a reset during the message is the witness */
+		if (s->io.step == STEP_MESSAGE)
+			sess_on_eof(s, 1);
+		else
+			sess_finish(s, SESS_RESET, ECONNRESET);
+		return 0;
+	case TLS_IO_NETWORK:
+	case TLS_IO_ERROR:
+	default:
+		sess_tls_io_error(s, rc);
+		return 0;
+	}
+}
+
+/* Try to write what is left of the current command. */
+void sess_flush_out(struct session *s)
+{
+	while (s->io.outoff < s->io.outlen) {
+		ssize_t n;
+		if (s->io.tls != NULL) {
+			if (!flush_tls(s))
+				return;
+			continue;
+		}
+		n = send(s->io.fd, s->io.out + s->io.outoff, s->io.outlen - s->io.outoff, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			if (s->io.step == STEP_MESSAGE && (errno == ECONNRESET || errno == EPIPE)) {
+				/* reset before this part got out: the previous one did it */
+				if (s->io.outoff == 0 && s->r.witness_parts > 1)
+					s->r.witness_parts--;
+				sess_on_eof(s, 1);
+				return;
+			}
+			if (errno == ECONNRESET || errno == EPIPE)
+				sess_finish(s, SESS_RESET, errno);
+			else
+				sess_io_error(s, errno);
+			return;
+		}
+		s->io.outoff += (size_t)n;
+	}
+}
+
+/* The peer sent something before the command about to go out: it cannot
+ * be that command's reply (RFC 5321 4.2: a reply answers a command), and
+ * taking it as one would shift every later reply by one. In clear text a
+ * peek at the socket; inside TLS what the library holds or can decrypt at
+ * once (a reply sent with the server's last handshake flight). 1 if so:
+ * the session is then done. */
+static int arrived_early(struct session *s)
+{
+	char buf[SESSION_READ_CHUNK];
+	size_t got = 0;
+
+	if (s->io.tls == NULL) {
+		ssize_t n = recv(s->io.fd, buf, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
+			return 0; /* nothing yet, or a close the poll loop will see */
+		if (n < 0) {
+			/* a socket's error is reported once, and this peek took
+			 * it: after it the socket reads as closed */
+			socket_read_failed(s, errno);
+			return 1;
+		}
+	} else if (tls_pending(s->io.tls) == 0) {
+		enum tls_io rc = tls_read(s->io.tls, buf, sizeof buf, &got);
+		switch (rc) {
+		case TLS_IO_OK:
+			if (got == 0)
+				return 0;
+			sess_transcript_add(s, "S: ", buf, strcspn(buf, "\r\n") < got ? strcspn(buf, "\r\n") : got);
+			break;
+		case TLS_IO_CLOSED:
+		case TLS_IO_RESET:
+		case TLS_IO_NETWORK:
+		case TLS_IO_ERROR:
+			tls_read_ended(s, rc);
+			return 1;
+		case TLS_IO_WANT_READ:
+		case TLS_IO_WANT_WRITE:
+		default:
+			return 0;
+		}
+	}
+	sess_finish(s, SESS_UNSOLICITED, 0);
+	return 1;
+}
+
+/* Queue one command (without CRLF) and send it in one write. */
+void sess_send_command(struct session *s, const char *verb, const char *arg)
+{
+	int n;
+
+	if (arrived_early(s))
+		return;
+	n = snprintf(s->io.out, sizeof s->io.out, "%s%s%s\r\n", verb, arg ? " " : "", arg ? arg : "");
+
+	if (n < 0 || (size_t)n >= sizeof s->io.out) {
+		sess_finish(s, SESS_IO_ERROR, EMSGSIZE); /* cannot happen: the EHLO name is bounded */
+		return;
+	}
+	s->io.outlen = (size_t)n;
+	s->io.outoff = 0;
+	s->io.cmd_read_seq = s->io.reads;
+	s->io.pending_at_send = sf_parser_pending(s->io.parser);
+	sess_transcript_add(s, "C: ", s->io.out, s->io.outlen - 2);
+	sess_flush_out(s);
+}
+
 /* Octets to the parser, complete replies to the conversation. */
 static void consume(struct session *s, const char *buf, size_t n)
 {
@@ -121,15 +306,11 @@ static int read_some(struct session *s, char *buf, size_t want, size_t *got)
 			s->io.tls_want = POLLOUT;
 			return 0;
 		case TLS_IO_CLOSED:
-			sess_on_eof(s, 0);
-			return 0;
 		case TLS_IO_RESET:
-			sess_on_eof(s, 1);
-			return 0;
 		case TLS_IO_NETWORK:
 		case TLS_IO_ERROR:
 		default:
-			sess_tls_io_error(s, rc);
+			tls_read_ended(s, rc);
 			return 0;
 		}
 	}
@@ -140,10 +321,8 @@ static int read_some(struct session *s, char *buf, size_t want, size_t *got)
 	}
 	if (n == 0)
 		sess_on_eof(s, 0);
-	else if (errno == ECONNRESET || errno == EPIPE)
-		sess_on_eof(s, 1);
 	else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
-		sess_io_error(s, errno);
+		socket_read_failed(s, errno);
 	return 0;
 }
 
