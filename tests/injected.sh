@@ -40,6 +40,15 @@ shim_blocked() {
 	fi
 }
 
+# 0 if the shim can run here; else the case is skipped, saying why.
+shim_usable() {
+	local why
+	why=$(shim_blocked)
+	[ -z "$why" ] && return 0
+	case_skip "$why"
+	return 1
+}
+
 # The first line without perfdata and with times made equal: runs that
 # say the same thing compare equal.
 said() {
@@ -82,13 +91,9 @@ stop_peer() {
 # against a peer on SCRIPT; ARGS go to the plugin after -H/-p/-F/-t/-v,
 # @PORT@ in them replaced by the peer's port.
 sweep() {
-	local script=$1 why base base_rc base_lines m n out first lost same=0 oom=0 host=0
+	local script=$1 base base_rc base_lines m n out first lost same=0 oom=0 host=0
 	shift
-	why=$(shim_blocked)
-	if [ -n "$why" ]; then
-		case_skip "$why"
-		return
-	fi
+	shim_usable || return
 	peer_start "$script" --connections 2000 --max-seconds 300 || return
 	local args=(-H 127.0.0.1 -p "$PEER_PORT" -F "$FQDN" -t "$T" -v "${@//@PORT@/$PEER_PORT}")
 	out=$CASE_DIR/run
@@ -153,13 +158,9 @@ case_alloc_baseline() {
 # with WORDS in its first line; never another state, never a crash. With
 # WORDS empty (EINTR) every run must end as the undisturbed one.
 io_sweep() {
-	local kind=$1 err=$2 words=$3 script=$4 why base m n out first same=0 hit=0
+	local kind=$1 err=$2 words=$3 script=$4 base m n out first same=0 hit=0
 	shift 4
-	why=$(shim_blocked)
-	if [ -n "$why" ]; then
-		case_skip "$why"
-		return
-	fi
+	shim_usable || return
 	peer_start "$script" --connections 500 --max-seconds 300 || return
 	local args=(-H 127.0.0.1 -p "$PEER_PORT" -F "$FQDN" -t "$T" "$@")
 	out=$CASE_DIR/run
@@ -223,12 +224,8 @@ case_write_interrupted_tls_openssl() { CHECK_SMTP_FIXUP_TLS=openssl io_sweep SEN
 # connect() failing at once: the network's answer is the server's side
 # (CRITICAL), no local address is this host's (UNKNOWN).
 connect_fails() {
-	local err=$1 rc=$2 words=$3 why
-	why=$(shim_blocked)
-	if [ -n "$why" ]; then
-		case_skip "$why"
-		return
-	fi
+	local err=$1 rc=$2 words=$3
+	shim_usable || return
 	run_shimmed "$OUT" FAULT_CONNECT_ERRNO="$err" -- -H 127.0.0.1 -p 25 -t "$T"
 	FIRST=$(head -n 1 "$OUT")
 	expect_rc "$rc"
@@ -242,13 +239,9 @@ case_connect_no_local_address() {
 # short_io SCRIPT ARGS...: the same result and every command whole when
 # the socket takes 3 octets at a time, gives one, and poll() is interrupted.
 short_io() {
-	local script=$1 why base
+	local script=$1 base
 	shift
-	why=$(shim_blocked)
-	if [ -n "$why" ]; then
-		case_skip "$why"
-		return
-	fi
+	shim_usable || return
 	peer_start "$script" --connections 2 || return
 	local args=(-H 127.0.0.1 -p "$PEER_PORT" -F "$FQDN" -t "$T" "$@")
 	run_shimmed "$OUT" -- "${args[@]}"

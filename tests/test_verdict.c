@@ -1728,6 +1728,16 @@ static void test_fit_items(void **state)
 
 /* --- the conversation itself, overrides and the line ----------------------- */
 
+/* An input for the target mx.example:2525 (192.0.2.1), timeout 2.5 s,
+ * nothing else said yet. */
+static void input_at_mx(struct sf_verdict_input *in)
+{
+	memset(in, 0, sizeof *in);
+	in->target = "mx.example:2525";
+	in->address = "192.0.2.1";
+	in->timeout = 2.5;
+}
+
 /* {how it ended, expected kind, state, line} for one conversation that
  * failed before or after its greeting. */
 static void test_conversation(void **state)
@@ -1784,10 +1794,7 @@ static void test_conversation(void **state)
 		struct sf_verdict_input in;
 		struct sf_verdict *v = NULL;
 
-		memset(&in, 0, sizeof in);
-		in.target = "mx.example:2525";
-		in.address = "192.0.2.1";
-		in.timeout = 2.5;
+		input_at_mx(&in);
 		in.conv = crow[i].conv;
 		in.greeting = crow[i].greeting ? g : NULL;
 		assert_int_equal(sf_verdict_make(&in, &v), 0);
@@ -1819,10 +1826,7 @@ static void test_local_failure_compares_nothing(void **state)
 		struct sf_verdict_input in;
 		struct sf_verdict *v = NULL;
 
-		memset(&in, 0, sizeof in);
-		in.target = "mx.example:2525";
-		in.address = "192.0.2.1";
-		in.timeout = 2.5;
+		input_at_mx(&in);
 		in.greeting = g;
 		in.conv = i == 0 ? local : (struct sf_conv){SF_END_COMPLETE, NULL, NULL, NULL, 0, 0, 0, NULL, 0};
 		in.tls_conv = tls_local[i];

@@ -65,42 +65,28 @@ static int failing(const char *what)
 			*(void **)&real = real_sym(#name); \
 		real args;                                 \
 	}
+/* A function handed on unless STUB_FAIL names it (what): then it returns
+ * failed. */
+#define PASS_OR_FAIL(what, failed, ret, name, params, args) \
+	ret name params                                     \
+	{                                                   \
+		static ret(*real) params;                   \
+		if (failing(what))                          \
+			return failed;                      \
+		if (real == NULL)                           \
+			*(void **)&real = real_sym(#name);  \
+		return real args;                           \
+	}
 
 #ifdef STUB_GNUTLS
 #include <gnutls/gnutls.h>
 
-int gnutls_certificate_allocate_credentials(gnutls_certificate_credentials_t *res)
-{
-	static int (*real)(gnutls_certificate_credentials_t *);
-
-	if (failing("cred"))
-		return GNUTLS_E_MEMORY_ERROR;
-	if (real == NULL)
-		*(void **)&real = real_sym("gnutls_certificate_allocate_credentials");
-	return real(res);
-}
-
-int gnutls_init(gnutls_session_t *s, unsigned int flags)
-{
-	static int (*real)(gnutls_session_t *, unsigned int);
-
-	if (failing("init"))
-		return GNUTLS_E_MEMORY_ERROR;
-	if (real == NULL)
-		*(void **)&real = real_sym("gnutls_init");
-	return real(s, flags);
-}
-
-int gnutls_set_default_priority(gnutls_session_t s)
-{
-	static int (*real)(gnutls_session_t);
-
-	if (failing("priority"))
-		return GNUTLS_E_INVALID_REQUEST;
-	if (real == NULL)
-		*(void **)&real = real_sym("gnutls_set_default_priority");
-	return real(s);
-}
+PASS_OR_FAIL("cred", GNUTLS_E_MEMORY_ERROR, int, gnutls_certificate_allocate_credentials,
+	     (gnutls_certificate_credentials_t *res), (res))
+PASS_OR_FAIL("init", GNUTLS_E_MEMORY_ERROR, int, gnutls_init, (gnutls_session_t *s, unsigned int flags),
+	     (s, flags))
+PASS_OR_FAIL("priority", GNUTLS_E_INVALID_REQUEST, int, gnutls_set_default_priority, (gnutls_session_t s),
+	     (s))
 
 const char *gnutls_protocol_get_name(gnutls_protocol_t v)
 {
@@ -145,50 +131,10 @@ PASS(void *, gnutls_session_get_ptr, (gnutls_session_t s), (s))
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-SSL_CTX *SSL_CTX_new(const SSL_METHOD *m)
-{
-	static SSL_CTX *(*real)(const SSL_METHOD *);
-
-	if (failing("ctx"))
-		return NULL;
-	if (real == NULL)
-		*(void **)&real = real_sym("SSL_CTX_new");
-	return real(m);
-}
-
-SSL *SSL_new(SSL_CTX *ctx)
-{
-	static SSL *(*real)(SSL_CTX *);
-
-	if (failing("ssl_new"))
-		return NULL;
-	if (real == NULL)
-		*(void **)&real = real_sym("SSL_new");
-	return real(ctx);
-}
-
-int OPENSSL_init_ssl(uint64_t o, const OPENSSL_INIT_SETTINGS *set)
-{
-	static int (*real)(uint64_t, const OPENSSL_INIT_SETTINGS *);
-
-	if (failing("init"))
-		return 0;
-	if (real == NULL)
-		*(void **)&real = real_sym("OPENSSL_init_ssl");
-	return real(o, set);
-}
-
-int SSL_set_fd(SSL *s, int fd)
-{
-	static int (*real)(SSL *, int);
-
-	if (failing("set_fd"))
-		return 0;
-	if (real == NULL)
-		*(void **)&real = real_sym("SSL_set_fd");
-	return real(s, fd);
-}
-
+PASS_OR_FAIL("init", 0, int, OPENSSL_init_ssl, (uint64_t o, const OPENSSL_INIT_SETTINGS *set), (o, set))
+PASS_OR_FAIL("ctx", NULL, SSL_CTX *, SSL_CTX_new, (const SSL_METHOD *m), (m))
+PASS_OR_FAIL("ssl_new", NULL, SSL *, SSL_new, (SSL_CTX *ctx), (ctx))
+PASS_OR_FAIL("set_fd", 0, int, SSL_set_fd, (SSL *s, int fd), (s, fd))
 PASS(const SSL_METHOD *, TLS_client_method, (void), ())
 PASS_VOID(SSL_CTX_free, (SSL_CTX *c), (c))
 PASS_VOID(SSL_CTX_set_verify, (SSL_CTX *c, int m, SSL_verify_cb cb), (c, m, cb))
